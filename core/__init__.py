@@ -1,0 +1,1 @@
+"""The gateway core: SIP, WebRTC, SDP, media bridge, call state and the SDK API."""
