@@ -1,0 +1,5 @@
+import sys
+
+from wcs_trio.core.cli import main
+
+sys.exit(main())

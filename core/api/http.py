@@ -1,0 +1,110 @@
+"""The HTTP side, as a small ASGI app served by Hypercorn on trio.
+
+Serves our SDK at ``/flashphoner.js`` (where pages written for the product we replace
+expect it), the example pages at the root, a health check, Prometheus metrics, and the
+admin API (``/api/...``, behind ``admin_token``) that ``wcs-trio ops`` talks to.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import mimetypes
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wcs_trio.core.gateway import Gateway
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+WEB_ROOT = Path(str(resources.files("wcs_trio.core.api") / "web"))
+_TYPES = {".js": "text/javascript; charset=utf-8", ".ts": "text/plain; charset=utf-8",
+          ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+          ".wav": "audio/wav", ".json": "application/json"}
+
+
+def static_path(url_path: str) -> Path | None:
+    """The file under the web root that ``url_path`` names (directories give index.html)."""
+    relative = url_path.lstrip("/")
+    candidate = (WEB_ROOT / relative).resolve()
+    root = WEB_ROOT.resolve()
+    if candidate != root and root not in candidate.parents:
+        return None  # ../ escapes are simply not found
+    if candidate.is_dir():
+        candidate = candidate / "index.html"
+    return candidate if candidate.is_file() else None
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: str,
+                   headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", content_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-cache"), *headers],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+def make_app(gateway: Gateway) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                event = await receive()
+                if event["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif event["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method not in ("GET", "HEAD"):
+            await _respond(send, 405, b"method not allowed\n", "text/plain", ((b"allow", b"GET, HEAD"),))
+            return
+        if path == "/healthz":
+            await _respond(send, 200, b"ok\n", "text/plain")
+            return
+        if path == "/metrics":
+            await _respond(send, 200, gateway.metrics_text().encode(), "text/plain; version=0.0.4")
+            return
+        if path.startswith("/api/"):
+            await _admin(gateway, scope, send)
+            return
+        if path != "/" and path.endswith("/") is False and (WEB_ROOT / path.lstrip("/")).is_dir():
+            await _respond(send, 301, b"", "text/plain", ((b"location", (path + "/").encode()),))
+            return
+        file = static_path(path)
+        if file is None:
+            await _respond(send, 404, b"not found\n", "text/plain")
+            return
+        body = file.read_bytes()
+        kind = _TYPES.get(file.suffix) or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        await _respond(send, 200, b"" if method == "HEAD" else body, kind)
+
+    return app
+
+
+async def _admin(gateway: Gateway, scope: Scope, send: Send) -> None:
+    token = gateway.settings.admin_token
+    if not token:
+        await _respond(send, 404, b"admin API is off (set admin_token)\n", "text/plain")
+        return
+    headers = dict(scope["headers"])
+    given = headers.get(b"authorization", b"").decode("latin-1")
+    if not hmac.compare_digest(given, f"Bearer {token}"):
+        await _respond(send, 401, b"bad or missing bearer token\n", "text/plain",
+                       ((b"www-authenticate", b"Bearer"),))
+        return
+    if scope["path"] == "/api/snapshot":
+        body = json.dumps(gateway.world.snapshot(), sort_keys=True).encode()
+        await _respond(send, 200, body, "application/json")
+        return
+    await _respond(send, 404, b"no such admin resource\n", "text/plain")
