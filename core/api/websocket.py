@@ -15,7 +15,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 from wcs_trio.core import logs
-from wcs_trio.core.api.protocol import Message, ProtocolError, decode
+from wcs_trio.core.api.protocol import Message, ProtocolError, decode, encode
 from wcs_trio.core.api.session import ClientSession
 
 if TYPE_CHECKING:
@@ -55,7 +55,8 @@ async def handle_request(gateway: Gateway, request: WebSocketRequest) -> None:
         socket = await request.accept()
     except (ConnectionClosed, trio.BrokenResourceError):
         return
-    remote = f"{socket.remote.address}:{socket.remote.port}" if hasattr(socket.remote, "address") else str(socket.remote)
+    peer = socket.remote
+    remote = f"{peer.address}:{peer.port}" if hasattr(peer, "address") else str(peer)
     try:
         await _serve_socket(gateway, socket, remote)
     except (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
@@ -83,8 +84,6 @@ async def _first_message(socket: WebSocketConnection) -> Message | None:
 
 
 def _fail_frame(error: ProtocolError) -> str:
-    from wcs_trio.core.api.protocol import encode
-
     return encode("fail", error.as_fail())
 
 

@@ -1,0 +1,28 @@
+"""The repository's folders are the subpackages of wcs_trio, and nothing shadows the stdlib."""
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOP = {"core": "wcs_trio.core", "plugins": "wcs_trio.plugins", "codecs": "wcs_trio.codecs", "ops": "wcs_trio.ops"}
+
+
+def test_every_package_folder_is_listed_in_pyproject() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = set()
+    for folder, package in TOP.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / folder)
+            found.add(".".join([package, *relative.parts]))
+    assert found == listed
+
+
+def test_import_codecs_is_still_the_standard_library() -> None:
+    code = "import codecs, wcs_trio.codecs, sys; print(codecs.__file__); print(codecs.lookup('utf-8').name)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    stdlib_file, name = out.stdout.split()
+    assert "wcs_trio" not in stdlib_file and Path(stdlib_file).parent != ROOT / "codecs"
+    assert name == "utf-8"
