@@ -76,3 +76,9 @@ def test_unreadable_file_is_named(tmp_path: Path) -> None:
 def test_bad_override_is_named() -> None:
     with pytest.raises(ConfigError, match=r"--set:2: key .ws\.port.: bad value"):
         load_settings(None, ["http.port=1", "ws.port=-1"])
+
+
+def test_readme_documents_every_key_as_the_code_does() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("<!-- keys:start -->\n", 1)[1].split("<!-- keys:end -->", 1)[0]
+    assert table == describe_keys(), "README key table is stale: paste `wcs-trio serve --list-keys`"
