@@ -15,7 +15,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 from wcs_trio.core import logs
-from wcs_trio.core.api.protocol import Message, ProtocolError, decode, encode
+from wcs_trio.core.api.protocol import PROTOCOL_VERSION, Message, ProtocolError, decode, encode
 from wcs_trio.core.api.session import ClientSession
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ async def handle_request(gateway: Gateway, request: WebSocketRequest) -> None:
 
 
 async def _first_message(socket: WebSocketConnection) -> Message | None:
-    """Wait for ``connection``; answer anything else with ``fail`` (the session is not open yet)."""
+    """Wait for ``connection``. A bad frame before it gets ``fail``; a bad ``connection`` ends the socket."""
     with trio.move_on_after(HANDSHAKE_TIMEOUT):
         while True:
             frame = await socket.get_message()
@@ -72,6 +72,10 @@ async def _first_message(socket: WebSocketConnection) -> Message | None:
                 message = decode(frame)
             except ProtocolError as error:
                 await socket.send_message(_fail_frame(error))
+                if error.api_method == "connection":
+                    # PROTOCOL.md 4.1: never leave a session half-open.
+                    await socket.aclose(code=1000, reason="invalid connection")
+                    return None
                 continue
             if message.name == "connection":
                 return message
@@ -92,8 +96,14 @@ async def _serve_socket(gateway: Gateway, socket: WebSocketConnection, remote: s
     if hello is None:
         return
     connection = hello.body
-    session = gateway.sessions.resume(connection.get("authToken"))
+    token_given = connection.get("authToken")
+    session = gateway.sessions.resume(token_given)
     resumed = session is not None
+    if token_given and not resumed:
+        await socket.send_message(_fail_frame(ProtocolError(
+            "authToken is unknown or expired", field="authToken", api_method="connection")))
+        await socket.aclose(code=1000, reason="unknown authToken")
+        return
     if session is None:
         session = await gateway.sessions.open(remote, connection)
     token = logs.session_id.set(session.session_id)
@@ -105,7 +115,10 @@ async def _serve_socket(gateway: Gateway, socket: WebSocketConnection, remote: s
             gateway.plugins.hook.wcs_session_opened(
                 session_id=session.session_id, remote=remote, app_key=session.info.app_key)
         user_data = public_connection(session.connection)
-        user_data.update(authToken=session.auth_token, sessionId=session.session_id)
+        user_data.update(authToken=session.auth_token, sessionId=session.session_id,
+                         protocolVersion=PROTOCOL_VERSION)
+        if user_data.get("sipLogin"):
+            user_data["login"] = user_data["sipLogin"]
         session.set_status("ESTABLISHED")
         await session.send("getUserData", user_data)
         if not resumed:

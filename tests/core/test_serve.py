@@ -7,8 +7,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 import trio
-from trio_websocket import open_websocket_url
+from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.support.serve import running_server, serve_command
 
@@ -51,12 +52,10 @@ async def test_sigterm_stops_within_two_seconds(tmp_path: Path) -> None:
 async def test_malformed_websocket_input_spares_the_next_session(tmp_path: Path) -> None:
     async with running_server(tmp_path) as server:
         async with open_websocket_url(server.ws_url) as ws:
-            for bad in ("not json", "[]", json.dumps({"message": 5}),
-                        json.dumps({"message": "connection", "data": [{"sipPort": "x"}]})):
+            for bad in ("not json", "[]", json.dumps({"message": 5}), json.dumps({"message": "call"})):
                 await ws.send_message(bad)
                 reply = json.loads(await ws.get_message())
                 assert reply["message"] == "fail", bad
-            assert reply["data"][0]["field"] == "sipPort"
             await ws.send_message(json.dumps({"message": "connection", "data": [{}]}))
             assert json.loads(await ws.get_message())["message"] == "getUserData"
             await ws.send_message(json.dumps({"message": "hangup", "data": [{"callId": 7}]}))
@@ -64,9 +63,45 @@ async def test_malformed_websocket_input_spares_the_next_session(tmp_path: Path)
             assert reply["message"] == "fail" and reply["data"][0]["field"] == "callId"
             await ws.send_message(b"\x00\xff binary junk")
             assert json.loads(await ws.get_message())["message"] == "fail"
+            await ws.send_message(json.dumps({"message": "noSuchThing", "data": [{}]}))
+            reply = json.loads(await ws.get_message())
+            assert reply["data"][0] == {"apiMethod": "noSuchThing", "field": "message",
+                                        "info": "unknown message 'noSuchThing'"}
+        # A connection with a bad field is refused naming it, and the socket is closed.
+        async with open_websocket_url(server.ws_url) as ws:
+            await ws.send_message(json.dumps({"message": "connection", "data": [{"sipPort": "x"}]}))
+            reply = json.loads(await ws.get_message())
+            assert reply["message"] == "fail" and reply["data"][0]["field"] == "sipPort"
+            with pytest.raises(ConnectionClosed):
+                await ws.get_message()
+        async with open_websocket_url(server.ws_url) as ws:
+            await ws.send_message(json.dumps({"message": "connection", "data": [{"authToken": "forged"}]}))
+            reply = json.loads(await ws.get_message())
+            assert reply["data"][0]["field"] == "authToken"
         async with open_websocket_url(server.ws_url) as ws:
             await ws.send_message(json.dumps({"message": "connection", "data": [{}]}))
             assert json.loads(await ws.get_message())["message"] == "getUserData"
+
+
+async def test_silent_client_is_dropped_and_keepalive_session_resumes(tmp_path: Path) -> None:
+    settings = ["keep_alive.interval=200", "keep_alive.probes=2"]
+    async with running_server(tmp_path, settings) as server:
+        async with open_websocket_url(server.ws_url) as ws:
+            await ws.send_message(json.dumps({"message": "connection", "data": [{"keepAlive": True}]}))
+            token = json.loads(await ws.get_message())["data"][0]["authToken"]
+            with trio.fail_after(3):  # pings go unanswered: dropped after 2 probes
+                with pytest.raises(ConnectionClosed):
+                    while True:
+                        assert json.loads(await ws.get_message())["message"] == "ping"
+        async with open_websocket_url(server.ws_url) as ws:
+            await ws.send_message(json.dumps({"message": "connection", "data": [{"authToken": token}]}))
+            reply = json.loads(await ws.get_message())
+            assert reply["message"] == "getUserData" and reply["data"][0]["authToken"] == token
+            for _ in range(3):  # a client that answers stays
+                assert json.loads(await ws.get_message())["message"] == "ping"
+                await ws.send_message(json.dumps({"message": "pong", "data": [None]}))
+        assert "client stopped answering pings" in server.log()
+        assert "session resumed" in server.log()
 
 
 async def test_bad_config_key_stops_serve_naming_it(tmp_path: Path) -> None:
