@@ -17,6 +17,7 @@ import struct
 
 import attrs
 from aioice import stun
+
 from wcs_trio.core.webrtc.errors import StunError
 
 #: RFC 7675 §5.1: consent expires 30 s after it was last refreshed. We also

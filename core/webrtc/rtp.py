@@ -18,6 +18,7 @@ import struct
 from collections.abc import Iterator, Sequence
 
 import attrs
+
 from wcs_trio.core.webrtc.errors import PacketError
 
 RTP_HEADER_LENGTH = 12

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aioice import stun
+
 from wcs_trio.core.webrtc.ice import (
     CONSENT_TIMEOUT,
     ICE_CHARS,

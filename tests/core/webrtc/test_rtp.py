@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+
 from wcs_trio.core.webrtc.errors import PacketError
 from wcs_trio.core.webrtc.rtp import (
     ONE_BYTE_PROFILE,
