@@ -8,13 +8,16 @@ side.
 
 from __future__ import annotations
 
+from wcs_trio.core.errors import Refusal
 
-class SdpError(Exception):
+
+class SdpError(Refusal):
     """An SDP body, or one line of it, is malformed or cannot be negotiated.
 
     ``line_no`` is the 1-based line number inside the body (``None`` when the
     fault is not one line, e.g. "no common codec"); ``line`` is the offending
     text as received; ``status`` is the SIP reply the call layer should send.
+    A :class:`Refusal`, so the plugin manager lets it through a hook call.
     """
 
     def __init__(

@@ -17,6 +17,7 @@ import enum
 from typing import Protocol, Self
 
 import attrs
+
 from wcs_trio.core.sdp.errors import SdpError
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import attrs
+
 from wcs_trio.core.sdp.errors import SdpError
 from wcs_trio.core.sdp.lines import (
     Attribute,
