@@ -4,6 +4,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+
 from wcs_trio.core.sdp.errors import SdpError
 from wcs_trio.core.sdp.lines import Direction, RtpMap
 from wcs_trio.core.sdp.model import SessionDescription
