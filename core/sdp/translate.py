@@ -236,7 +236,10 @@ def sip_answer_to_browser(
     for index, bm in enumerate(browser_offer.media):
         entry = plan.by_browser_index(index) or MediaPlan(bm.kind, index, None)
         res = results[entry.sip_index] if entry.sip_index is not None else None
-        am, media_plan = _browser_answer_media(browser_offer, bm, res, entry, webrtc, transcodable)
+        fb = sip_answer.media[entry.sip_index].rtcp_fb(res.codec[1]) if res and res.codec else []
+        am, media_plan = _browser_answer_media(
+            browser_offer, bm, res, entry, webrtc, transcodable, fb
+        )
         if not am.rejected and bm.mid is not None:
             bundle.append(bm.mid)
         out.media.append(am)
@@ -254,6 +257,7 @@ def _browser_answer_media(
     entry: MediaPlan,
     webrtc: WebRtcMedia,
     transcodable: Collection[str] | None,
+    sip_feedback: list[str],
 ) -> tuple[MediaSection, MediaPlan]:
     rejected = MediaPlan(bm.kind, entry.browser_index, entry.sip_index, MediaState.REJECTED)
     chosen = res.codec if res is not None and res.accepted else None
@@ -279,7 +283,11 @@ def _browser_answer_media(
         am.add("rtcp-mux")
     if res.direction.sends:
         am.add("msid", f"{webrtc.stream_id} {webrtc.stream_id}-{bm.kind}")
-    _add_codec(am, bpt, declared, _kept_fb(bm, bpt))
+    # Feedback the device does not answer would go unanswered when passing through.
+    feedback = _kept_fb(bm, bpt)
+    if passthrough:
+        feedback = [fb for fb in feedback if fb in sip_feedback]
+    _add_codec(am, bpt, declared, feedback)
     sip_dtmf = res.dtmf(sip_codec.clock_rate)
     browser_dtmf = _dtmf(codecs_of(bm), bcodec.clock_rate) if sip_dtmf else None
     if browser_dtmf is not None:
@@ -393,7 +401,11 @@ def browser_answer_to_sip(
         spt, scodec = picked
         declared = attrs.evolve(scodec, fmtp=browser_codec.fmtp) if passthrough else scodec
         am = MediaSection(sm.kind, sip.ports[sm.kind], sm.proto, [])
-        _add_codec(am, spt, declared, _kept_fb(sm, spt))
+        feedback = _kept_fb(sm, spt)
+        if passthrough:
+            answered = browser_answer.media[entry.browser_index].rtcp_fb(answer_pt)
+            feedback = [fb for fb in feedback if fb in answered]
+        _add_codec(am, spt, declared, feedback)
         browser_dtmf = res.dtmf(browser_codec.clock_rate)
         sip_dtmf = _dtmf(codecs_of(sm), scodec.clock_rate) if browser_dtmf else None
         if sip_dtmf is not None:
