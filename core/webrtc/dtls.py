@@ -54,17 +54,19 @@ class DtlsRole(enum.IntEnum):
     SERVER = 1
 
 
-def role_for_remote_setup(remote_setup: str) -> DtlsRole:
+def role_for_remote_setup(remote_setup: str, prefer: DtlsRole = DtlsRole.CLIENT) -> DtlsRole:
     """Our role given the peer's `a=setup` value.
 
-    An `actpass` offer lets us choose; RFC 5763 §5 recommends the answerer
-    be active, so the handshake can start as soon as ICE has a path.
+    An `actpass` offer lets us choose (`prefer`); RFC 5763 §5 recommends the
+    answerer be active, so the handshake can start as soon as ICE has a path.
     """
     setup = remote_setup.strip().lower()
     if setup == "active":
         return DtlsRole.SERVER
-    if setup in ("passive", "actpass"):
+    if setup == "passive":
         return DtlsRole.CLIENT
+    if setup == "actpass":
+        return prefer
     raise DtlsError(f"unsupported a=setup:{remote_setup}")
 
 

@@ -171,10 +171,14 @@ class IceLiteAgent:
 
     @classmethod
     def create(
-        cls, now: float, remote_ufrag: str | None = None, remote_pwd: str | None = None
+        cls,
+        now: float,
+        remote_ufrag: str | None = None,
+        remote_pwd: str | None = None,
+        local_ufrag: str | None = None,
     ) -> IceLiteAgent:
         return cls(
-            local_ufrag=generate_ufrag(),
+            local_ufrag=local_ufrag or generate_ufrag(),
             local_pwd=generate_pwd(),
             remote_ufrag=remote_ufrag,
             remote_pwd=remote_pwd,
@@ -248,7 +252,7 @@ class IceLiteAgent:
             transaction_id=message.transaction_id,
         )
         # RFC 8445 §7.3.1.2: the mapped address is the source of the request.
-        response.attributes["XOR-MAPPED-ADDRESS"] = address
+        response.attributes["XOR-MAPPED-ADDRESS"] = address[:2]  # IPv6 tuples have 4 items
         response.add_message_integrity(self.local_pwd.encode())
         return bytes(response)
 

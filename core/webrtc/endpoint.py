@@ -1,0 +1,263 @@
+"""The trio side: one UDP socket shared by every WebRTC leg.
+
+`WebRtcEndpoint.run` owns the socket. Each wakeup is one
+`trio.lowlevel.wait_readable`, after which the non-blocking socket is
+drained into one preallocated buffer; datagrams are sorted by first byte
+(RFC 7983), STUN goes to the leg named by the USERNAME's ufrag, DTLS and
+SRTP to the leg that owns the source address (learned from a valid ICE
+check). Sends are synchronous `sendto` on the non-blocking socket: a full
+socket buffer drops the packet, as a router would. Nothing a peer sends can
+raise out of the loop; drops are counted by reason.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import socket
+from collections.abc import Callable
+
+import attrs
+import trio
+
+from wcs_trio.core.webrtc.dtls import DtlsContext, DtlsRole, Fingerprint
+from wcs_trio.core.webrtc.ice import generate_ufrag, host_candidates, stun_local_ufrag
+from wcs_trio.core.webrtc.leg import LegEvent, LegState, WebRtcLeg
+from wcs_trio.core.webrtc.rtp import PACKET_CLASS_BY_FIRST_BYTE, PacketClass
+
+#: Default UDP port for all WebRTC media (configurable per endpoint).
+DEFAULT_PORT = 31000
+#: Datagrams handled per wakeup before yielding to other trio tasks.
+MAX_BATCH = 512
+#: Longest sleep without checking leg timers (legs added from other tasks).
+MAX_SLEEP = 1.0
+_BUFFER_SIZE = 2048
+
+
+@attrs.frozen
+class EndpointStats:
+    """A snapshot of the endpoint's counters."""
+
+    legs: int
+    received: int
+    sent: int
+    wakeups: int
+    dropped: dict[str, int]
+
+
+class WebRtcEndpoint:
+    """All WebRTC legs of this process on one UDP port.
+
+    `host` is the address to bind; `advertised` lists the addresses put in
+    host candidates (public first), defaulting to `host`.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        advertised: list[str] | None = None,
+        context: DtlsContext | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.advertised = advertised or [host]
+        self.context = context or DtlsContext()
+        self._sock: socket.socket | None = None
+        self._by_ufrag: dict[str, WebRtcLeg] = {}
+        self._by_address: dict[tuple, WebRtcLeg] = {}
+        self._timers: list[tuple[float, int, WebRtcLeg]] = []
+        self._scheduled: dict[int, float] = {}
+        self._order = itertools.count()
+        self._received = 0
+        self._sent = 0
+        self._wakeups = 0
+        self._dropped: dict[str, int] = {}
+
+    # --------------------------------------------------------------- API
+
+    def create_leg(
+        self,
+        *,
+        remote_ufrag: str,
+        remote_pwd: str,
+        remote_fingerprints: list[Fingerprint] | list[str],
+        remote_setup: str,
+        on_rtp: Callable[[WebRtcLeg, bytes], None],
+        on_rtcp: Callable[[WebRtcLeg, bytes], None],
+        on_state: Callable[[WebRtcLeg, LegEvent], None],
+        prefer_role: DtlsRole = DtlsRole.CLIENT,
+    ) -> WebRtcLeg:
+        """A new leg for the remote SDP's ICE and DTLS parameters.
+
+        `leg.local` carries what our SDP must say (ufrag, pwd, fingerprint,
+        setup, candidates). `prefer_role` picks our DTLS role when the peer
+        offers `actpass`. Raises `DtlsError` for an unusable a=setup or a
+        missing fingerprint.
+        """
+        fingerprints = [
+            fp if isinstance(fp, Fingerprint) else Fingerprint.parse(fp)
+            for fp in remote_fingerprints
+        ]
+        # ufrags must be unique on the port: the USERNAME routes STUN.
+        ufrag = generate_ufrag()
+        while ufrag in self._by_ufrag:
+            ufrag = generate_ufrag()
+        leg = WebRtcLeg(
+            context=self.context,
+            candidates=tuple(host_candidates(self.advertised, self.port)),
+            remote_ufrag=remote_ufrag,
+            remote_pwd=remote_pwd,
+            remote_fingerprints=fingerprints,
+            remote_setup=remote_setup,
+            prefer_role=prefer_role,
+            now=trio.current_time(),
+            local_ufrag=ufrag,
+            transmit=self._transmit,
+            on_rtp=on_rtp,
+            on_rtcp=on_rtcp,
+            on_state=on_state,
+        )
+        self._by_ufrag[leg.ice.local_ufrag] = leg
+        self._schedule(leg)
+        return leg
+
+    def close_leg(self, leg: WebRtcLeg) -> None:
+        """Close `leg` (close_notify if connected) and forget it."""
+        leg.close()
+        self._forget(leg)
+
+    def stats(self) -> EndpointStats:
+        return EndpointStats(
+            legs=len(self._by_ufrag),
+            received=self._received,
+            sent=self._sent,
+            wakeups=self._wakeups,
+            dropped=dict(self._dropped),
+        )
+
+    # ---------------------------------------------------------- the loop
+
+    async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Bind, report the bound port through `task_status`, serve forever."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.bind((self.host, self.port))
+            self.port = sock.getsockname()[1]
+            self._sock = sock
+            task_status.started(self.port)
+            await self._serve(sock)
+        finally:
+            self._sock = None
+            sock.close()
+
+    async def _serve(self, sock: socket.socket) -> None:
+        buf = bytearray(_BUFFER_SIZE)
+        view = memoryview(buf)
+        recv = sock.recvfrom_into
+        dispatch = self._dispatch
+        while True:
+            deadline = trio.current_time() + MAX_SLEEP
+            if self._timers:
+                deadline = min(deadline, self._timers[0][0])
+            with trio.move_on_at(deadline):
+                await trio.lowlevel.wait_readable(sock)
+            self._wakeups += 1
+            now = trio.current_time()
+            for _ in range(MAX_BATCH):
+                try:
+                    n, address = recv(buf)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    # ICMP errors (port unreachable) surface here on Linux.
+                    self._drop("socket_error")
+                    continue
+                self._received += 1
+                try:
+                    dispatch(view, n, address, now)
+                except Exception:
+                    # A bug in a callback must not stop every other call.
+                    self._drop("internal_error")
+            self._run_timers(now)
+            await trio.lowlevel.checkpoint()
+
+    def _dispatch(self, view: memoryview, n: int, address: tuple, now: float) -> None:
+        if n == 0:
+            self._drop("empty")
+            return
+        kind = PACKET_CLASS_BY_FIRST_BYTE[view[0]]
+        if kind is PacketClass.RTP:
+            leg = self._by_address.get(address)
+            if leg is None:
+                self._drop("unknown_address")
+                return
+            leg.receive_media(bytes(view[:n]))
+        elif kind is PacketClass.STUN:
+            data = bytes(view[:n])
+            leg = self._by_ufrag.get(stun_local_ufrag(data) or "")
+            if leg is None:
+                self._drop("unknown_ufrag")
+                return
+            leg.receive_stun(data, address, now)
+            if address not in self._by_address and address in leg.ice.validated:
+                self._by_address[address] = leg
+            self._schedule(leg)
+        elif kind is PacketClass.DTLS:
+            leg = self._by_address.get(address)
+            if leg is None:
+                self._drop("unknown_address")
+                return
+            leg.receive_dtls(bytes(view[:n]), address, now)
+            self._schedule(leg)
+        else:
+            self._drop("unsupported_class")
+
+    def _transmit(self, data: bytes, address: tuple) -> None:
+        sock = self._sock
+        if sock is None:
+            self._drop("not_running")
+            return
+        try:
+            sock.sendto(data, address)
+        except OSError:  # BlockingIOError included: the buffer is full
+            self._drop("send_failed")
+            return
+        self._sent += 1
+
+    # ------------------------------------------------------------ timers
+
+    def _schedule(self, leg: WebRtcLeg) -> None:
+        if leg.state in (LegState.FAILED, LegState.CLOSED):
+            self._forget(leg)
+            return
+        deadline = leg.get_timer()
+        key = id(leg)
+        if deadline is None:
+            self._scheduled.pop(key, None)
+        elif self._scheduled.get(key) != deadline:
+            self._scheduled[key] = deadline
+            heapq.heappush(self._timers, (deadline, next(self._order), leg))
+
+    def _run_timers(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            deadline, _, leg = heapq.heappop(timers)
+            if self._scheduled.get(id(leg)) != deadline:
+                continue  # superseded by a later push
+            del self._scheduled[id(leg)]
+            leg.handle_timer(now)
+            self._schedule(leg)
+
+    def _forget(self, leg: WebRtcLeg) -> None:
+        if self._by_ufrag.get(leg.ice.local_ufrag) is leg:
+            del self._by_ufrag[leg.ice.local_ufrag]
+        for address in leg.ice.validated:
+            if self._by_address.get(address) is leg:
+                del self._by_address[address]
+        self._scheduled.pop(id(leg), None)
+
+    def _drop(self, reason: str) -> None:
+        self._dropped[reason] = self._dropped.get(reason, 0) + 1
