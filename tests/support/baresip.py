@@ -114,7 +114,7 @@ def write_config(folder: Path, *, user: str, registrar: str, listen: str, ctrl_p
         "module_tmp\taccount.so",
         "module_app\tmenu.so",
         "module_app\tctrl_tcp.so",
-        f"ctrl_tcp_listen\t{listen.rsplit(':', 1)[0]}:{ctrl_port}",
+        f"ctrl_tcp_listen\t127.0.0.1:{ctrl_port}",
         f"snd_path\t{record}",
     ]
     if video_modules:
