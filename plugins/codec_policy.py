@@ -151,10 +151,11 @@ def apply_browser_policy(sdp: SessionDescription, settings: Any) -> None:
         keep: list[str] = []
         for name in settings.codecs:
             entry = CONFIG_CODECS.get(name)
-            if entry is not None and entry.kind == media.kind:
+            if entry is not None and entry.kind == media.kind and name != TELEPHONE_EVENT:
                 keep.extend(pt for pt, c in present if entry.matches(c) and pt not in keep)
         if settings.allow_outside_codecs:
-            keep.extend(pt for pt, _ in present if pt not in keep)
+            keep.extend(pt for pt, c in present if pt not in keep and not c.is_dtmf)
+        keep.extend(pt for pt, c in present if c.is_dtmf)
         if not any(config_name_of(_codec(present, pt)) in BROWSER_CODECS for pt in keep):
             # Nothing the browser decodes: offer it the configured browser codecs
             # and let the bridge transcode.

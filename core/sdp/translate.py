@@ -130,6 +130,19 @@ def _lean_codecs(media: MediaSection) -> list[tuple[str, Codec]]:
     return out
 
 
+def _collapse_feedback(media: MediaSection) -> None:
+    """One ``a=rtcp-fb:* ...`` (RFC 4585 §4.2) when every format has the same feedback."""
+    per_pt = {pt: media.rtcp_fb(pt) for pt in media.formats if media.rtpmap(pt)}
+    kinds = {tuple(fb) for pt, fb in per_pt.items() if not media.rtpmap(pt).encoding.lower()
+             == "telephone-event"}
+    if len(kinds) != 1 or not next(iter(kinds)):
+        return
+    feedback = next(iter(kinds))
+    media.attributes = [a for a in media.attributes if a.name != "rtcp-fb"]
+    for fb in feedback:
+        media.add("rtcp-fb", f"* {fb}")
+
+
 def _rejected(kind: str, proto: str, formats: list[str]) -> MediaSection:
     # A rejected stream keeps its kind and lists at least one format (RFC 3264 §6).
     return MediaSection(kind, 0, proto, formats[:1] or ["0"])
@@ -198,6 +211,7 @@ def browser_offer_to_sip(
         sm = MediaSection(bm.kind, sip.ports[bm.kind], "RTP/AVP", [])
         for pt, codec in codecs:
             _add_codec(sm, pt, codec, _kept_fb(bm, pt))
+        _collapse_feedback(sm)
         for name in ("ptime", "maxptime"):
             value = bm.get(name)
             if value:
