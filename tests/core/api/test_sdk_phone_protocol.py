@@ -20,7 +20,7 @@ import pytest
 import trio
 from trio_websocket import WebSocketConnection, WebSocketRequest, serve_websocket
 
-from tests.support.browser import ChromiumPage, open_browser
+from tests.support.browser import ChromiumPage, dominant_frequency, open_browser, write_tone_wav
 
 ROOT = Path(__file__).resolve().parents[3]
 WEB = ROOT / "core" / "api" / "web"
@@ -250,3 +250,84 @@ async def _is_ours(http_root: str) -> bool:
             return b"wcs-trio JavaScript SDK" in r.read(400)
 
     return await trio.to_thread.run_sync(fetch)
+
+
+# An in-page stand-in for the gateway's WebRTC leg: answers the SDK's offer, sends a 600 Hz
+# tone, and plays what it receives in <video id="peerHears">. It waits for ICE gathering so
+# its answer carries candidates, as the ICE-lite gateway's does.
+PEER_ANSWER_JS = """async (offer) => {
+  const pc = new RTCPeerConnection();
+  window.remotePeer = pc;
+  const ctx = new AudioContext();
+  const osc = ctx.createOscillator();
+  osc.frequency.value = 600;
+  const dest = ctx.createMediaStreamDestination();
+  osc.connect(dest);
+  osc.start();
+  const hears = document.createElement('video');
+  hears.id = 'peerHears';
+  hears.muted = true;
+  document.body.appendChild(hears);
+  pc.ontrack = (ev) => { hears.srcObject = ev.streams[0] || new MediaStream([ev.track]); hears.play(); };
+  await pc.setRemoteDescription({type: 'offer', sdp: offer});
+  pc.addTrack(dest.stream.getAudioTracks()[0], dest.stream);
+  await pc.setLocalDescription(await pc.createAnswer());
+  if (pc.iceGatheringState !== 'complete') {
+    await new Promise((r) => pc.addEventListener('icegatheringstatechange',
+      () => pc.iceGatheringState === 'complete' && r()));
+  }
+  return pc.localDescription.sdp;
+}"""
+
+
+@pytest.mark.parametrize("http_root", ["ours"], indirect=True)
+async def test_phone_page_call_carries_audio_both_ways(
+    http_root: str, gateway: tuple[FakeGateway, int], tmp_path: Path
+) -> None:
+    fake, ws_port = gateway
+    wav = write_tone_wav(tmp_path / "tone.wav", 1000.0, seconds=5.0)
+    query = f"?url=ws://127.0.0.1:{ws_port}&sipLogin=alice&sipDomain=sip.test"
+    async with open_browser(
+        fake_audio_wav=wav, extra_args=["--disable-features=WebRtcHideLocalIpsWithMdns"]
+    ) as page:
+        try:
+            await page.goto(f"{http_root}/phone/{query}")
+            await page.wait_for("document.getElementById('connectBtn').textContent === 'Connect'")
+            await click(page, "#connectBtn")
+            await fake.accept()
+            await fake.expect("connection")
+            await fake.send("getUserData", {"authToken": "t", "sipLogin": "alice"})
+            await fake.send("registered", {})
+            await status_is(page, "connectionStatus", "REGISTERED")
+            await page.run(lambda p: p.fill("#callee", "echo"))
+            await click(page, "#callBtn")
+            call = await fake.expect("call")
+            answer = await page.evaluate(PEER_ANSWER_JS, call["sdp"])
+            await fake.send("setRemoteSDP", call["callId"], answer)
+            await fake.send("talk", {"callId": call["callId"], "status": "ESTABLISHED"})
+            await status_is(page, "callStatus", "ESTABLISHED")
+
+            heard = await dominant_frequency(page, "#remoteDisplay video", 1.5)
+            assert abs(heard.frequency - 600) < 15 and heard.rms > 0.01, heard
+            sent = await dominant_frequency(page, "#peerHears", 1.5)
+            assert abs(sent.frequency - 1000) < 15 and sent.rms > 0.01, sent
+
+            stats = await page.evaluate("phone.call.getStats()")
+            out = stats["outboundStream"]
+            assert out["audio"]["bytesSent"] > 0 and out["audio"]["packetsSent"] > 0
+            assert out["audioStats"] == out["audio"] and out["audio"]["codec"]
+            assert stats["inboundStream"]["audio"]["packetsReceived"] > 0
+            await page.wait_for("document.getElementById('statsAudioBytesSent').textContent > 0")
+
+            await click(page, "#callBtn")
+            assert await fake.expect("hangup") == {"callId": call["callId"]}
+            await fake.send("finish", {"callId": call["callId"], "status": "FINISH"})
+            await status_is(page, "callStatus", "FINISH")
+            released = await page.evaluate(
+                "!document.querySelector('#remoteDisplay video') && "
+                "!document.querySelector('#localDisplay video')"
+            )
+            assert released is True
+        except BaseException:
+            print("\n".join(page.console[-40:]))
+            raise
