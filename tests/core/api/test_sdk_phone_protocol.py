@@ -331,3 +331,89 @@ async def test_phone_page_call_carries_audio_both_ways(
         except BaseException:
             print("\n".join(page.console[-40:]))
             raise
+
+
+# The in-page stand-in as the caller: offers audio (600 Hz) and video (a canvas), with its
+# candidates; `window.applyAnswer(sdp)` completes the exchange.
+PEER_OFFER_JS = """async () => {
+  const pc = new RTCPeerConnection();
+  window.remotePeer = pc;
+  const ctx = new AudioContext();
+  const osc = ctx.createOscillator();
+  osc.frequency.value = 600;
+  const dest = ctx.createMediaStreamDestination();
+  osc.connect(dest);
+  osc.start();
+  const canvas = document.createElement('canvas');
+  canvas.width = 320; canvas.height = 240;
+  const g = canvas.getContext('2d');
+  let n = 0;
+  setInterval(() => { g.fillStyle = `hsl(${(n += 7) % 360} 80% 50%)`; g.fillRect(0, 0, 320, 240); }, 40);
+  const video = canvas.captureStream(25).getVideoTracks()[0];
+  const stream = new MediaStream([dest.stream.getAudioTracks()[0], video]);
+  stream.getTracks().forEach((t) => pc.addTrack(t, stream));
+  await pc.setLocalDescription(await pc.createOffer());
+  if (pc.iceGatheringState !== 'complete') {
+    await new Promise((r) => pc.addEventListener('icegatheringstatechange',
+      () => pc.iceGatheringState === 'complete' && r()));
+  }
+  window.applyAnswer = (sdp) => pc.setRemoteDescription({type: 'answer', sdp});
+  return pc.localDescription.sdp;
+}"""
+
+
+@pytest.mark.parametrize("http_root", ["ours"], indirect=True)
+async def test_phone_video_page_answers_audio_and_video(
+    http_root: str, gateway: tuple[FakeGateway, int]
+) -> None:
+    fake, ws_port = gateway
+    query = (
+        f"?url=ws://127.0.0.1:{ws_port}&sipLogin=alice&sipDomain=sip.test"
+        "&sipRegisterRequired=false"
+    )
+    async with open_browser(extra_args=["--disable-features=WebRtcHideLocalIpsWithMdns"]) as page:
+        try:
+            await page.goto(f"{http_root}/phone-video/{query}")
+            await page.wait_for("document.getElementById('connectBtn').textContent === 'Connect'")
+            await click(page, "#connectBtn")
+            await fake.accept()
+            conn = await fake.expect("connection")
+            assert conn["sipRegisterRequired"] is False
+            await fake.send("getUserData", {"authToken": "t", "sipLogin": "alice"})
+            await status_is(page, "connectionStatus", "ESTABLISHED")
+
+            offer = await page.evaluate(PEER_OFFER_JS)
+            await fake.send("setRemoteSDP", "in-v", offer)
+            await fake.send("notifyIncomingCall", {
+                "callId": "in-v", "incoming": True, "status": "NEW", "caller": "carol",
+                "callee": "alice", "visibleName": "Carol", "hasAudio": True, "hasVideo": True})
+            await fake.send("ring", {"callId": "in-v", "status": "RING"})
+            await status_is(page, "callStatus", "RING")
+            await click(page, "#answerBtn")
+            answer = await fake.expect("answer")
+            assert "m=video" in answer["sdp"] and "a=sendrecv" in answer["sdp"]
+            await page.evaluate("(sdp) => window.applyAnswer(sdp)", answer["sdp"])
+            await fake.send("talk", {"callId": "in-v", "status": "ESTABLISHED"})
+            await status_is(page, "callStatus", "ESTABLISHED")
+
+            heard = await dominant_frequency(page, "#remoteDisplay video", 1.0)
+            assert abs(heard.frequency - 600) < 15 and heard.rms > 0.01, heard
+            await page.wait_for(
+                "phone.stats && phone.stats.inboundStream.video"
+                " && phone.stats.inboundStream.video.framesDecoded > 0"
+                " && phone.stats.outboundStream.video.framesEncoded > 0",
+                timeout_s=10,
+            )
+            assert int(await page.text("#statsVideoFramesDecoded")) > 0
+            # The caller receives our fake camera too.
+            received = await page.evaluate(
+                """async () => { const r = await remotePeer.getStats(); let f = 0;
+                   r.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video')
+                     f = s.framesDecoded || 0; }); return f; }"""
+            )
+            assert received > 0
+            await click(page, "#muteVideoBtn")
+            assert await page.evaluate("phone.call.isVideoMuted()") is True
+        except BaseException:
+            print("\n".join(page.console[-40:]))
+            raise
