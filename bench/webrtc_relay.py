@@ -224,8 +224,9 @@ async def main(args: argparse.Namespace) -> None:
     floor_us = 1e6 * floor_cpu / max(floor_n, 1)
     web_us = 1e6 * web_cpu / max(web_n, 1)
     print(f"legs={args.legs} rate={args.rate} pkt/s seconds={args.seconds} size=172B")
-    print(f"floor : {floor_n} packets relayed, {floor_us:.2f} us CPU/packet")
-    print(f"webrtc: {web_n} packets relayed, {web_us:.2f} us CPU/packet "
+    print(f"floor : {floor_n}/{floor_gen['sent']} packets relayed, "
+          f"{floor_us:.2f} us CPU/packet")
+    print(f"webrtc: {web_n}/{web_gen['sent']} packets relayed, {web_us:.2f} us CPU/packet "
           f"(wakeups {stats.wakeups}, dropped {stats.dropped})")
     print(f"ratio : {web_us / floor_us:.2f}x floor (target <= 2x)")
 
