@@ -24,6 +24,8 @@ class Server:
     sip_port: int
     webrtc_port: int
     log_path: Path
+    wss_port: int = 0
+    https_port: int = 0
 
     @property
     def ws_url(self) -> str:
@@ -58,12 +60,13 @@ async def running_server(
     env: Mapping[str, str] | None = None,
     ready_timeout: float = 15.0,
 ) -> AsyncIterator[Server]:
-    ws_port, http_port, sip_port, webrtc_port = free_ports(4)
+    ws_port, http_port, sip_port, webrtc_port, wss_port, https_port = free_ports(6)
     media_from = 40000 + (ws_port % 2000) * 10
     args = [
         "--set", "listen=127.0.0.1", "--set", "ip_local=127.0.0.1",
         "--set", f"ws.port={ws_port}", "--set", f"http.port={http_port}",
         "--set", f"sip.port={sip_port}", "--set", f"webrtc.port={webrtc_port}",
+        "--set", f"wss.port={wss_port}", "--set", f"https.port={https_port}",
         "--set", f"media_port_from={media_from}", "--set", f"media_port_to={media_from + 9}",
         "--set", "log_level=DEBUG",
     ]
@@ -74,7 +77,7 @@ async def running_server(
     with log_path.open("wb") as log_file:
         process = await trio.lowlevel.open_process(
             serve_command(args), stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
-    server = Server(process, ws_port, http_port, sip_port, webrtc_port, log_path)
+    server = Server(process, ws_port, http_port, sip_port, webrtc_port, log_path, wss_port, https_port)
     try:
         with trio.fail_after(ready_timeout):
             while not await _http_ready(http_port):
