@@ -70,6 +70,21 @@ def role_for_remote_setup(remote_setup: str, prefer: DtlsRole = DtlsRole.CLIENT)
     raise DtlsError(f"unsupported a=setup:{remote_setup}")
 
 
+def role_for_answer_setup(answer_setup: str) -> DtlsRole:
+    """Our role when we offered `actpass` and the peer answered `answer_setup`.
+
+    RFC 5763 §5 / RFC 4145 §4.1: the answerer MUST pick `active` (it is the
+    DTLS client, we serve) or `passive` (we are the client); an answer that
+    says `actpass` or `holdconn` cannot be used.
+    """
+    setup = answer_setup.strip().lower()
+    if setup == "active":
+        return DtlsRole.SERVER
+    if setup == "passive":
+        return DtlsRole.CLIENT
+    raise DtlsError(f"a=setup:{answer_setup} in an answer: must be active or passive")
+
+
 def setup_for_role(role: DtlsRole) -> str:
     """The `a=setup` value we announce for `role`."""
     return "active" if role is DtlsRole.CLIENT else "passive"

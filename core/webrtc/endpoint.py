@@ -16,6 +16,7 @@ import heapq
 import itertools
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import trio
@@ -69,6 +70,9 @@ class WebRtcEndpoint:
         self._timers: list[tuple[float, int, WebRtcLeg]] = []
         self._scheduled: dict[int, float] = {}
         self._order = itertools.count()
+        #: The loop's current sleep, pulled earlier when a leg gets an earlier
+        #: deadline from outside the loop (a new leg, `set_remote`).
+        self._sleep: trio.CancelScope | None = None
         self._received = 0
         self._sent = 0
         self._wakeups = 0
@@ -99,6 +103,34 @@ class WebRtcEndpoint:
             fp if isinstance(fp, Fingerprint) else Fingerprint.parse(fp)
             for fp in remote_fingerprints
         ]
+        return self._add_leg(
+            remote_ufrag=remote_ufrag,
+            remote_pwd=remote_pwd,
+            remote_fingerprints=fingerprints,
+            remote_setup=remote_setup,
+            prefer_role=prefer_role,
+            on_rtp=on_rtp,
+            on_rtcp=on_rtcp,
+            on_state=on_state,
+        )
+
+    def create_offer_leg(
+        self,
+        *,
+        on_rtp: Callable[[WebRtcLeg, bytes], None],
+        on_rtcp: Callable[[WebRtcLeg, bytes], None],
+        on_state: Callable[[WebRtcLeg, LegEvent], None],
+    ) -> WebRtcLeg:
+        """A new leg for an SDP offer we send (an incoming SIP call).
+
+        `leg.local` carries the offer's ufrag, pwd, fingerprint, candidates
+        and `setup` "actpass". Checks are answered at once; call
+        `leg.set_remote(ufrag, pwd, fingerprints, setup, trio.current_time())`
+        when the answer arrives. No deadline runs until then.
+        """
+        return self._add_leg(on_rtp=on_rtp, on_rtcp=on_rtcp, on_state=on_state)
+
+    def _add_leg(self, **kwargs: Any) -> WebRtcLeg:
         # ufrags must be unique on the port: the USERNAME routes STUN.
         ufrag = generate_ufrag()
         while ufrag in self._by_ufrag:
@@ -106,17 +138,11 @@ class WebRtcEndpoint:
         leg = WebRtcLeg(
             context=self.context,
             candidates=tuple(host_candidates(self.advertised, self.port)),
-            remote_ufrag=remote_ufrag,
-            remote_pwd=remote_pwd,
-            remote_fingerprints=fingerprints,
-            remote_setup=remote_setup,
-            prefer_role=prefer_role,
             now=trio.current_time(),
             local_ufrag=ufrag,
             transmit=self._transmit,
-            on_rtp=on_rtp,
-            on_rtcp=on_rtcp,
-            on_state=on_state,
+            on_remote=self._remote_set,
+            **kwargs,
         )
         self._by_ufrag[leg.ice.local_ufrag] = leg
         self._schedule(leg)
@@ -162,8 +188,9 @@ class WebRtcEndpoint:
             deadline = trio.current_time() + MAX_SLEEP
             if self._timers:
                 deadline = min(deadline, self._timers[0][0])
-            with trio.move_on_at(deadline):
+            with trio.move_on_at(deadline) as self._sleep:
                 await trio.lowlevel.wait_readable(sock)
+            self._sleep = None
             self._wakeups += 1
             now = trio.current_time()
             for _ in range(MAX_BATCH):
@@ -240,6 +267,15 @@ class WebRtcEndpoint:
         elif self._scheduled.get(key) != deadline:
             self._scheduled[key] = deadline
             heapq.heappush(self._timers, (deadline, next(self._order), leg))
+            sleep = self._sleep
+            if sleep is not None and deadline < sleep.deadline:
+                sleep.deadline = deadline
+
+    def _remote_set(self, leg: WebRtcLeg, disowned: list[tuple]) -> None:
+        for address in disowned:
+            if self._by_address.get(address) is leg:
+                del self._by_address[address]
+        self._schedule(leg)
 
     def _run_timers(self, now: float) -> None:
         timers = self._timers

@@ -56,3 +56,8 @@ class SrtpError(WebRtcError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class LegUsageError(WebRtcError):
+    """The owner called a leg method out of order (e.g. `set_remote` on a
+    leg that did not offer, or twice): a bug on our side, not the peer's."""

@@ -167,6 +167,12 @@ class IceLiteAgent:
     last_consent: float | None = None
     #: Addresses that sent a valid check; a set keeps them unique.
     validated: set[Address] = attrs.field(factory=set)
+    #: An offerer's agent before the answer: no deadline yet (the callee may
+    #: ring for minutes), and checks are answered on our password alone.
+    awaiting_remote: bool = False
+    #: The remote ufrag each early check named, by source address, so that
+    #: `set_remote` can disown checks from someone else's answer.
+    _early_rfrags: dict[Address, str] = attrs.field(factory=dict)
     _events: list[IceEvent] = attrs.field(factory=list)
 
     @classmethod
@@ -176,6 +182,8 @@ class IceLiteAgent:
         remote_ufrag: str | None = None,
         remote_pwd: str | None = None,
         local_ufrag: str | None = None,
+        *,
+        awaiting_remote: bool = False,
     ) -> IceLiteAgent:
         return cls(
             local_ufrag=local_ufrag or generate_ufrag(),
@@ -183,7 +191,37 @@ class IceLiteAgent:
             remote_ufrag=remote_ufrag,
             remote_pwd=remote_pwd,
             created_at=now,
+            awaiting_remote=awaiting_remote,
         )
+
+    def set_remote(self, remote_ufrag: str, remote_pwd: str, now: float) -> list[Address]:
+        """Learn the answer's credentials (we offered); returns the addresses
+        whose early checks named another remote ufrag and are now disowned.
+
+        RFC 8445 §7.3: the offerer very likely gets checks before the answer
+        and MUST answer them at once; our own password is all a lite agent
+        needs for that. Once the answer is known, checks must name its ufrag
+        (RFC 8445 §7.3.1.1 via RFC 5389 §10.1.2), including those already
+        answered. The wait for a first check starts now.
+        """
+        self.remote_ufrag = remote_ufrag
+        self.remote_pwd = remote_pwd
+        self.awaiting_remote = False
+        if self.last_consent is None:
+            self.created_at = now
+        disowned = [a for a, rfrag in self._early_rfrags.items() if rfrag != remote_ufrag]
+        self._early_rfrags.clear()
+        for address in disowned:
+            self.validated.discard(address)
+            if self.nominated == address:
+                self.nominated = None
+                if self.state is IceState.CONNECTED:
+                    self.state = IceState.NEW
+        if not self.validated:
+            # Consent came only from disowned checks: none at all, really.
+            self.last_consent = None
+            self.created_at = now
+        return disowned
 
     # ----------------------------------------------------------- input
 
@@ -237,6 +275,8 @@ class IceLiteAgent:
 
     def _accept(self, message: stun.Message, address: Address, now: float) -> bytes:
         self.last_consent = now
+        if self.remote_ufrag is None:
+            self._early_rfrags[address] = message.attributes["USERNAME"].partition(":")[2]
         if address not in self.validated:
             self.validated.add(address)
             self._events.append(AddressValidated(address))
@@ -280,6 +320,8 @@ class IceLiteAgent:
     def get_timer(self) -> float | None:
         """When consent (or the wait for a first check) runs out."""
         if self.state in (IceState.FAILED, IceState.CLOSED):
+            return None
+        if self.awaiting_remote and self.last_consent is None:
             return None
         since = self.created_at if self.last_consent is None else self.last_consent
         return since + CONSENT_TIMEOUT

@@ -24,10 +24,11 @@ from wcs_trio.core.webrtc.dtls import (
     DtlsSrtpEndpoint,
     DtlsState,
     Fingerprint,
+    role_for_answer_setup,
     role_for_remote_setup,
     setup_for_role,
 )
-from wcs_trio.core.webrtc.errors import SrtpError
+from wcs_trio.core.webrtc.errors import DtlsError, LegUsageError, SrtpError
 from wcs_trio.core.webrtc.ice import (
     AddressValidated,
     ConsentExpired,
@@ -40,6 +41,10 @@ from wcs_trio.core.webrtc.srtp import SrtpContext, SrtpProfile
 
 Address = tuple
 Transmit = Callable[[bytes, Address], None]
+
+#: Early DTLS datagrams kept for `set_remote`: a ClientHello flight is one or
+#: two; the peer retransmits anything beyond.
+MAX_EARLY_DTLS = 8
 
 
 class LegState(enum.IntEnum):
@@ -115,10 +120,10 @@ class WebRtcLeg:
         *,
         context: DtlsContext,
         candidates: tuple[IceCandidate, ...],
-        remote_ufrag: str,
-        remote_pwd: str,
-        remote_fingerprints: list[Fingerprint],
-        remote_setup: str,
+        remote_ufrag: str | None = None,
+        remote_pwd: str | None = None,
+        remote_fingerprints: list[Fingerprint] | None = None,
+        remote_setup: str | None = None,
         now: float,
         prefer_role: DtlsRole = DtlsRole.CLIENT,
         local_ufrag: str | None = None,
@@ -126,17 +131,17 @@ class WebRtcLeg:
         on_rtp: Callable[[WebRtcLeg, bytes], None] = _ignore,
         on_rtcp: Callable[[WebRtcLeg, bytes], None] = _ignore,
         on_state: Callable[[WebRtcLeg, LegEvent], None] = _ignore,
+        on_remote: Callable[[WebRtcLeg, list[Address]], None] = _ignore,
     ) -> None:
-        role = role_for_remote_setup(remote_setup, prefer_role)
-        self.ice = IceLiteAgent.create(now, remote_ufrag, remote_pwd, local_ufrag)
-        self.dtls = DtlsSrtpEndpoint(context, role, remote_fingerprints)
-        self.local = LocalParameters(
-            ice_ufrag=self.ice.local_ufrag,
-            ice_pwd=self.ice.local_pwd,
-            fingerprint=context.fingerprint,
-            setup=setup_for_role(role),
-            candidates=tuple(candidates),
-        )
+        """Without `remote_setup` the leg is an offerer's: `local.setup` is
+        `actpass` and nothing happens on DTLS until `set_remote`.
+        `on_remote(leg, disowned_addresses)` tells the owner that the remote
+        parameters arrived (timers may have changed)."""
+        self.context = context
+        self.offering = remote_setup is None
+        self.ice = IceLiteAgent.create(now, remote_ufrag, remote_pwd, local_ufrag,
+                                       awaiting_remote=self.offering)
+        self.dtls: DtlsSrtpEndpoint | None = None
         self.state = LegState.NEW
         self.failure: str | None = None
         self.remote_address: Address | None = None
@@ -146,8 +151,69 @@ class WebRtcLeg:
         self.on_rtp = on_rtp
         self.on_rtcp = on_rtcp
         self.on_state = on_state
+        self.on_remote = on_remote
+        #: DTLS records that arrived before `set_remote` (the answerer may be
+        #: the DTLS client and start before its answer reaches us).
+        self._early_dtls: list[bytes] = []
+        if remote_setup is None:
+            setup = "actpass"  # RFC 5763 §5: the offerer MUST offer actpass
+        else:
+            role = role_for_remote_setup(remote_setup, prefer_role)
+            self._start_dtls(role, list(remote_fingerprints or ()), now)
+            setup = setup_for_role(role)
+        self.local = LocalParameters(
+            ice_ufrag=self.ice.local_ufrag,
+            ice_pwd=self.ice.local_pwd,
+            fingerprint=context.fingerprint,
+            setup=setup,
+            candidates=tuple(candidates),
+        )
+
+    def set_remote(
+        self,
+        remote_ufrag: str,
+        remote_pwd: str,
+        remote_fingerprints: list[Fingerprint] | list[str],
+        remote_setup: str,
+        now: float,
+    ) -> None:
+        """The answer to our offer arrived: fix the DTLS role from its
+        a=setup (active: we are the DTLS server; passive: the client) and
+        start. Fingerprints may be `Fingerprint`s or a=fingerprint values.
+        Raises `DtlsError` for an unusable a=setup or no fingerprint (the leg
+        is unchanged then, so the caller can reject the answer)."""
+        if not self.offering or self.dtls is not None:
+            raise LegUsageError("set_remote is for a leg made by create_offer_leg, once")
+        role = role_for_answer_setup(remote_setup)
+        fingerprints = [fp if isinstance(fp, Fingerprint) else Fingerprint.parse(fp)
+                        for fp in remote_fingerprints]
+        if not fingerprints:
+            raise DtlsError("no remote a=fingerprint: cannot authenticate the peer")
+        if self.state in (LegState.FAILED, LegState.CLOSED):
+            return
+        disowned = self.ice.set_remote(remote_ufrag, remote_pwd, now)
+        if self.remote_address in disowned:
+            self.remote_address = self.ice.nominated
+        self._start_dtls(role, fingerprints, now)
+        early, self._early_dtls = self._early_dtls, []
+        if role is DtlsRole.SERVER:
+            for datagram in early:
+                self.dtls.receive(datagram, now)
+        elif self.remote_address is not None:
+            # A check already proved a path: the ClientHello can go now.
+            self.dtls.start(now)
+        self._dtls_output()
+        self.on_remote(self, disowned)
+
+    def _start_dtls(self, role: DtlsRole, fingerprints: list[Fingerprint], now: float) -> None:
+        self.dtls = DtlsSrtpEndpoint(self.context, role, fingerprints)
         if role is DtlsRole.SERVER:
             self.dtls.start(now)  # arms the handshake timeout
+
+    @property
+    def role(self) -> DtlsRole | None:
+        """Our DTLS role; None while an offer awaits its answer."""
+        return None if self.dtls is None else self.dtls.role
 
     # ------------------------------------------------------------ input
 
@@ -162,6 +228,10 @@ class WebRtcLeg:
             return
         if self.remote_address is None:
             self.remote_address = address
+        if self.dtls is None:
+            if len(self._early_dtls) < MAX_EARLY_DTLS:
+                self._early_dtls.append(bytes(data))
+            return
         self.dtls.receive(data, now)
         self._dtls_output()
 
@@ -217,23 +287,28 @@ class WebRtcLeg:
     # ----------------------------------------------------------- timers
 
     def get_timer(self) -> float | None:
-        timers = [t for t in (self.ice.get_timer(), self.dtls.get_timer()) if t is not None]
-        return min(timers) if timers else None
+        ice = self.ice.get_timer()
+        dtls = None if self.dtls is None else self.dtls.get_timer()
+        if ice is None or dtls is None:
+            return dtls if ice is None else ice
+        return min(ice, dtls)
 
     def handle_timer(self, now: float) -> None:
         if self.state in (LegState.FAILED, LegState.CLOSED):
             return
         self.ice.handle_timer(now)
         self._ice_events(now)
-        self.dtls.handle_timer(now)
-        self._dtls_output()
+        if self.dtls is not None:
+            self.dtls.handle_timer(now)
+            self._dtls_output()
 
     def close(self) -> None:
         """Send close_notify if connected and stop; reports `LegClosed`."""
         if self.state in (LegState.FAILED, LegState.CLOSED):
             return
-        self.dtls.close()
-        self._send_dtls_datagrams()
+        if self.dtls is not None:
+            self.dtls.close()
+            self._send_dtls_datagrams()
         self.ice.close()
         self.state = LegState.CLOSED
         self.srtp = None
@@ -246,9 +321,10 @@ class WebRtcLeg:
             if isinstance(event, AddressValidated):
                 if self.remote_address is None:
                     self.remote_address = event.address
-                if self.dtls.state is DtlsState.NEW and self.dtls.role is DtlsRole.CLIENT:
+                dtls = self.dtls
+                if dtls is not None and dtls.state is DtlsState.NEW and dtls.role is DtlsRole.CLIENT:
                     # As DTLS client we may speak once a path is known to work.
-                    self.dtls.start(now)
+                    dtls.start(now)
                     self._dtls_output()
             elif isinstance(event, PairNominated):
                 self.remote_address = event.address
@@ -256,12 +332,16 @@ class WebRtcLeg:
                 self._fail(f"ICE consent expired: peer silent for {event.silent_for:g} s")
 
     def _send_dtls_datagrams(self) -> None:
+        if self.dtls is None:
+            return
         address = self.remote_address
         for datagram in self.dtls.datagrams_to_send():
             if address is not None:
                 self.transmit(datagram, address)
 
     def _dtls_output(self) -> None:
+        if self.dtls is None:
+            return
         self._send_dtls_datagrams()
         while (event := self.dtls.next_event()) is not None:
             if isinstance(event, DtlsConnected):

@@ -3,7 +3,9 @@
 aiortc offers audio (Opus) and video (VP8) with BUNDLE and rtcp-mux; we
 answer as ICE-lite from the shared port; ICE and DTLS complete in both DTLS
 roles; every RTP packet we decrypt is echoed back re-protected under our own
-SSRC, and aiortc must *decode* frames from it.
+SSRC, and aiortc must *decode* frames from it. Then the other way round, as
+for an incoming SIP call: we offer (a=setup:actpass) and aiortc answers,
+active or passive.
 """
 
 from __future__ import annotations
@@ -74,6 +76,37 @@ def build_answer(offer: dict, leg: WebRtcLeg, port: int) -> str:
             "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
             f"a=mid:{media['mid']}",
             f"a=msid:wcs wcs-{media['kind']}",
+            "a=rtcp-mux",
+            f"a=ssrc:{ssrc} cname:wcs-trio",
+            f"a=rtpmap:{pt} {rtpmap}",
+            f"a=ice-ufrag:{local.ice_ufrag}",
+            f"a=ice-pwd:{local.ice_pwd}",
+            f"a=fingerprint:{local.fingerprint}",
+            f"a=setup:{local.setup}",
+            *(f"a={c.to_sdp()}" for c in local.candidates),
+            "a=end-of-candidates",
+        ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+OFFER_PTS = {"audio": (111, "opus/48000/2"), "video": (96, "VP8/90000")}
+
+
+def build_offer(leg: WebRtcLeg, port: int) -> str:
+    """What the gateway offers a browser: ICE-lite, BUNDLE, actpass."""
+    local = leg.local
+    lines = ["v=0", "o=- 2 1 IN IP4 127.0.0.1", "s=-", "t=0 0", "a=ice-lite",
+             "a=group:BUNDLE 0 1", "a=msid-semantic:WMS *"]
+    for mid, kind in enumerate(("audio", "video")):
+        pt, rtpmap = OFFER_PTS[kind]
+        ssrc = AUDIO_SSRC if kind == "audio" else VIDEO_SSRC
+        lines += [
+            f"m={kind} {port} UDP/TLS/RTP/SAVPF {pt}",
+            "c=IN IP4 127.0.0.1",
+            "a=sendrecv",
+            "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
+            f"a=mid:{mid}",
+            f"a=msid:wcs wcs-{kind}",
             "a=rtcp-mux",
             f"a=ssrc:{ssrc} cname:wcs-trio",
             f"a=rtpmap:{pt} {rtpmap}",
@@ -174,6 +207,61 @@ async def run_call(*, prefer_role: DtlsRole, seconds: float = 4.0, tamper_finger
                 await process.wait()
             nursery.cancel_scope.cancel()
     return echo, leg, result, endpoint
+
+
+async def run_offered_call(*, answer_setup: str, seconds: float = 4.0):
+    """We offer, aiortc answers with `answer_setup`; the same echo runs."""
+    endpoint = WebRtcEndpoint("127.0.0.1", 0)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(endpoint.run)
+        process = await trio.lowlevel.open_process(
+            [sys.executable, str(PEER), "--seconds", str(seconds), "--answer", answer_setup],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        try:
+            with trio.fail_after(seconds + 20):
+                echo_box: list[Echo] = []
+                leg = endpoint.create_offer_leg(
+                    on_rtp=lambda leg, p: echo_box[0].on_rtp(leg, p),
+                    on_rtcp=lambda leg, p: echo_box[0].on_rtcp(leg, p),
+                    on_state=lambda leg, e: echo_box[0].on_state(leg, e),
+                )
+                offer_sdp = build_offer(leg, port)
+                await process.stdin.send_all((json.dumps({"offer": offer_sdp}) + "\n").encode())
+                buffer = bytearray()
+                answer = parse_offer((await read_json_line(process.stdout, buffer))["answer"])
+                echo_box.append(Echo(answer))
+                # aiortc's checks may already have been answered; the answer
+                # now fixes the DTLS role and starts the handshake.
+                leg.set_remote(answer["ufrag"], answer["pwd"], answer["fingerprints"],
+                               answer["setup"], trio.current_time())
+                result = (await read_json_line(process.stdout, buffer))["result"]
+                await process.wait()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            nursery.cancel_scope.cancel()
+    return echo_box[0], leg, result, answer
+
+
+@pytest.mark.parametrize(
+    ("answer_setup", "our_role"),
+    [("active", DtlsRole.SERVER), ("passive", DtlsRole.CLIENT)],
+    ids=["aiortc-active-we-serve", "aiortc-passive-we-connect"],
+)
+async def test_we_offer_aiortc_answers_media_echo(answer_setup: str, our_role: DtlsRole) -> None:
+    echo, leg, result, answer = await run_offered_call(answer_setup=answer_setup)
+    assert answer["setup"] == answer_setup
+    assert leg.local.setup == "actpass" and leg.role is our_role
+    assert isinstance(echo.events[0], LegConnected), echo.events
+    assert "connected" in result["states"], result
+    assert echo.received["audio"] > 50 and echo.received["video"] > 10, echo.received
+    assert echo.mids == {"0", "1"}
+    assert result["frames"]["audio"] > 50, result
+    assert result["frames"]["video"] > 10, result
+    assert result["video_sizes"] == [[640, 480]]
+    assert leg.stats.rtp_out == echo.received["audio"] + echo.received["video"]
 
 
 @pytest.mark.parametrize(

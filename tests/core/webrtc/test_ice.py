@@ -201,3 +201,44 @@ def test_credentials_and_candidates() -> None:
     assert second.priority < first.priority and second.foundation == "2"
     with pytest.raises(ValueError):
         host_candidates(["example.com"], 1)
+
+
+# ------------------------------------------- we offered: checks before the answer
+
+
+def test_offerer_answers_checks_before_the_answer_and_keeps_them() -> None:
+    agent = IceLiteAgent.create(0.0, awaiting_remote=True)
+    assert agent.get_timer() is None  # the callee may ring for minutes
+    request = check(agent, username=f"{agent.local_ufrag}:brws", use_candidate=True)
+    reply = stun.parse_message(agent.handle_stun(request, PEER, 50.0))
+    # RFC 8445 §7.3: answered at once, on our own password.
+    assert reply.message_class == stun.Class.RESPONSE
+    assert reply.check_message_integrity(agent.local_pwd.encode())
+    assert [agent.next_event(), agent.next_event()] == [AddressValidated(PEER), PairNominated(PEER)]
+    assert agent.get_timer() == 80.0  # consent from the early check
+    assert agent.set_remote("brws", "p" * 22, 60.0) == []
+    assert agent.validated == {PEER} and agent.nominated == PEER
+    assert agent.get_timer() == 80.0
+    # From now on the USERNAME must name the answer's ufrag.
+    wrong = check(agent, username=f"{agent.local_ufrag}:else")
+    assert stun.parse_message(agent.handle_stun(wrong, PEER, 61.0)).error_code == 401
+
+
+def test_offerer_disowns_checks_that_named_another_answer() -> None:
+    agent = IceLiteAgent.create(0.0, awaiting_remote=True)
+    other = ("192.0.2.9", 4000)
+    agent.handle_stun(check(agent, username=f"{agent.local_ufrag}:brws"), PEER, 1.0)
+    agent.handle_stun(check(agent, username=f"{agent.local_ufrag}:evil", use_candidate=True),
+                      other, 2.0)
+    assert agent.nominated == other and agent.state is IceState.CONNECTED
+    assert agent.set_remote("brws", "p" * 22, 3.0) == [other]
+    assert agent.validated == {PEER} and agent.nominated is None
+    assert agent.state is IceState.NEW
+
+
+def test_offerer_timer_starts_at_the_answer_without_checks() -> None:
+    agent = IceLiteAgent.create(0.0, awaiting_remote=True)
+    agent.handle_timer(1000.0)
+    assert agent.state is IceState.NEW and agent.next_event() is None
+    agent.set_remote("brws", "p" * 22, 100.0)
+    assert agent.get_timer() == 100.0 + CONSENT_TIMEOUT
