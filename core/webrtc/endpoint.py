@@ -229,7 +229,10 @@ class WebRtcEndpoint:
                 self._drop("unknown_ufrag")
                 return
             leg.receive_stun(data, address, now)
-            if address not in self._by_address and address in leg.ice.validated:
+            if address in leg.ice.validated and self._by_address.get(address) is not leg:
+                # The latest valid check wins: a peer that reuses its port for
+                # a new leg (the old one dying silently) proves with this
+                # leg's password that the address is now this leg's.
                 self._by_address[address] = leg
             self._schedule(leg)
         elif kind is PacketClass.DTLS:

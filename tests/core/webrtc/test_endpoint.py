@@ -179,3 +179,25 @@ async def test_offer_leg_waits_for_the_answer_then_retransmits_on_time(
     assert when - t0 == 1001.25 and isinstance(event, LegConnected)
     # Consent runs from the early check at t0 + 1000.
     assert leg.ice.get_timer() - t0 == 1030
+
+
+async def test_address_moves_to_the_leg_of_the_latest_valid_check(
+        autojump_clock: trio.testing.MockClock, browser_ctx: DtlsContext) -> None:
+    async with trio.open_nursery() as nursery:
+        endpoint, browser, old = await start(nursery)
+        new = Recorder()
+        legs = [endpoint.create_leg(
+            remote_ufrag="brws", remote_pwd="b" * 22, remote_fingerprints=[browser_ctx.fingerprint],
+            remote_setup="active", on_rtp=ignore, on_rtcp=ignore, on_state=r.on_state,
+        ) for r in (old, new)]
+        await browser.check(legs[0])
+        await trio.sleep(1)
+        # The same browser address, now with the second leg's credentials.
+        await browser.check(legs[1])
+        browser.dtls = DtlsSrtpEndpoint(browser_ctx, DtlsRole.CLIENT, [endpoint.context.fingerprint])
+        browser.dtls.start(trio.current_time())
+        await browser.flush_dtls()
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert not old.events and legs[0].state is LegState.NEW
+    assert isinstance(new.events[0][1], LegConnected)
