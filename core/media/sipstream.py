@@ -138,6 +138,9 @@ class SipRtpStream:
                 self.remote_rtp = address
                 if self.rtcp_mux:
                     self.remote_rtcp = address
+                elif not self._latched_rtcp:
+                    # Until its RTCP shows up, guess the device's NAT kept port parity.
+                    self.remote_rtcp = (address[0], address[1] + 1)
         self.on_rtp(self, view)
 
     def _rtcp_packet(self, view: memoryview, address: Address) -> None:
