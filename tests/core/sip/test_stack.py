@@ -51,7 +51,7 @@ class Answer:
 
     def __init__(self, raw: bytes) -> None:
         first = raw.split(b"\r\n", 1)[0].decode("utf-8", "replace")
-        _, code, self.reason = (first.split(" ", 2) + [""])[:3]
+        _, code, self.reason = ([*first.split(" ", 2), ""])[:3]
         self.status = int(code)
         self.call_id = raw_call_id(raw)
         self.raw = raw
@@ -114,7 +114,7 @@ async def test_rfc4475_messages_get_the_right_answer_and_the_stack_keeps_serving
 ):
     stack = await start_stack(nursery)
     port = stack.ports["udp"]
-    for name, section, data, expected in rfc4475.VECTORS:
+    for name, _section, data, expected in rfc4475.VECTORS:
         if expected == rfc4475.VALID or expected[0] == "stack":
             # valid requests are answered per their Via (RFC 3261 §18.2.2): add ours on top,
             # as a proxy would, with a branch of its own
