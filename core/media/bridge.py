@@ -255,6 +255,21 @@ class MediaBridge:
                     route.outbound.resync = True  # continue seq/ts after the pause
                 route.enabled = enabled
 
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Drain every SIP stream until cancelled (run it in the call's nursery); each
+        stream releases its ports when this ends."""
+        async with trio.open_nursery() as nursery:
+            for stream in self.streams.values():
+                await nursery.start(stream.run)
+            task_status.started()
+
+    def close(self) -> None:
+        """Stop relaying: detach from the leg and close the SIP streams."""
+        self.leg.on_rtp = _ignore
+        self.leg.on_rtcp = _ignore
+        for stream in self.streams.values():
+            stream.close()
+
     @property
     def activity(self) -> MediaActivity:
         return MediaActivity(self.last_from_browser, self.last_from_sip)

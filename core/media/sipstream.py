@@ -207,6 +207,7 @@ class SipRtpStream:
             self._release()
 
     def _release(self) -> None:
+        self.remote_rtp = self.remote_rtcp = None  # late sends become counted no-ops
         self.rtp.sock.close()
         self.rtcp.sock.close()
         self.pool.release(self._port)

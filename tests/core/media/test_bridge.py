@@ -397,7 +397,7 @@ async def test_relay_over_loopback_udp_both_ways() -> None:
     bridge = MediaBridge(leg, plan(video=False), {"audio": stream})  # type: ignore[arg-type]
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(stream.run)
+            await nursery.start(bridge.run)
             device.sendto(rtp(107, 1, 960, 0xD1), ("127.0.0.1", stream.local_port))
             with trio.fail_after(2):
                 while not leg.rtp:
@@ -415,10 +415,12 @@ async def test_relay_over_loopback_udp_both_ways() -> None:
             with trio.fail_after(2):
                 await trio.lowlevel.wait_readable(device)
             rtcp_data, source = device.recvfrom(2048)
-            stream.close()
+            bridge.close()
     finally:
         device.close()
     assert parse_rtp(leg.rtp[0]).payload_type == 111
     assert parse_rtp(data).payload_type == 107 and parse_rtp(data).ssrc == 0xAAAA
     assert rtcp_data[1] == RtcpType.SR and source[1] == stream.local_port + 1
-    assert pool.in_use == frozenset()
+    assert pool.in_use == frozenset() and stream.closed
+    assert leg.on_rtp != bridge.browser_rtp  # detached from the leg
+    assert not stream.send_rtp(rtp(107, 2, 1, 1))  # a closed stream sends nothing
