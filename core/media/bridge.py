@@ -32,10 +32,12 @@ import trio
 
 from wcs_trio.core.media import rtcpmap
 from wcs_trio.core.media.dtmf import EventPacket, EventReceiver, check_digits, digit_packets
+from wcs_trio.core.media.negotiated import sip_targets
 from wcs_trio.core.media.outbound import Outbound
 from wcs_trio.core.media.sipstream import SipRtpStream
 from wcs_trio.core.media.stats import MediaCounters, MediaStats
 from wcs_trio.core.media.udp import Address
+from wcs_trio.core.sdp.model import SessionDescription
 from wcs_trio.core.sdp.plan import CodecChoice, CodecPlan, MediaState
 from wcs_trio.core.webrtc.errors import PacketError
 from wcs_trio.core.webrtc.rtp import (
@@ -239,6 +241,16 @@ class MediaBridge:
                 stream.set_remote(address, (rtcp_targets or {}).get(kind),
                                   rtcp_mux=stream.rtcp_mux)
         self._build_routes()
+
+    def apply_sip_sdp(self, plan: CodecPlan, sdp: SessionDescription) -> None:
+        """Follow the SIP side's (new) SDP: addresses, RTCP port or mux, feedback, plan."""
+        targets = sip_targets(plan, sdp)
+        for kind, target in targets.items():
+            stream = self.streams.get(kind)
+            if stream is not None:
+                stream.set_remote(target.rtp, target.rtcp, rtcp_mux=target.rtcp_mux)
+        self.sip_feedback = {kind: target.feedback for kind, target in targets.items()}
+        self.update_plan(plan)
 
     def hold(self, direction: Direction | str) -> None:
         """Pause and resume directions as the SIP stream's negotiated direction says."""

@@ -424,3 +424,38 @@ async def test_relay_over_loopback_udp_both_ways() -> None:
     assert pool.in_use == frozenset() and stream.closed
     assert leg.on_rtp != bridge.browser_rtp  # detached from the leg
     assert not stream.send_rtp(rtp(107, 2, 1, 1))  # a closed stream sends nothing
+
+
+SIP_SDP = """v=0\r
+o=dev 1 2 IN IP4 192.0.2.10\r
+s=-\r
+c=IN IP4 192.0.2.10\r
+t=0 0\r
+m=audio 4000 RTP/AVP 107 101\r
+a=rtpmap:107 opus/48000/2\r
+a=rtpmap:101 telephone-event/48000\r
+a=rtcp:4011 IN IP4 192.0.2.11\r
+m=video 5000 RTP/AVPF 100\r
+c=IN IP4 0.0.0.0\r
+a=rtpmap:100 VP8/90000\r
+a=rtcp-fb:100 ccm fir\r
+a=rtcp-fb:* nack\r
+"""
+
+
+def test_apply_sip_sdp_sets_addresses_rtcp_and_feedback() -> None:
+    from wcs_trio.core.media.negotiated import sip_targets
+    from wcs_trio.core.sdp.model import SessionDescription
+
+    sdp = SessionDescription.parse(SIP_SDP)
+    targets = sip_targets(plan(), sdp)
+    assert targets["audio"].rtp == ("192.0.2.10", 4000)
+    assert targets["audio"].rtcp == ("192.0.2.11", 4011)
+    assert targets["audio"].feedback == rtcpmap.Feedback()
+    assert targets["video"].rtp == ("0.0.0.0", 5000)  # the stream turns it into "no sending"
+    assert targets["video"].feedback == rtcpmap.Feedback(nack=True, fir=True)
+    leg, audio, video = FakeLeg(), FakeStream("audio"), FakeStream("video")
+    bridge = MediaBridge(leg, plan(), {"audio": audio, "video": video})  # type: ignore[arg-type]
+    bridge.apply_sip_sdp(plan(), sdp)
+    assert audio.remote == ("192.0.2.10", 4000)
+    assert bridge.sip_feedback["video"] == rtcpmap.Feedback(nack=True, fir=True)
