@@ -74,3 +74,32 @@ def test_bridge_transcodes_browser_opus_to_sip_pcmu_with_own_numbering() -> None
     back = [parse_rtp(p) for p in leg.rtp]
     assert back and {h.payload_type for h in back} == {111}
     assert [(h.timestamp - back[0].timestamp) % 2**32 for h in back] == [960 * i for i in range(len(back))]
+
+
+def test_browser_dtmf_in_a_transcoded_call_is_retimed_into_our_stream() -> None:
+    import struct
+
+    te48 = CodecChoice("telephone-event", 48000, 1, "", 126, 126)
+    te8 = CodecChoice("telephone-event", 8000, 1, "", 101, 101)
+    plan = CodecPlan([MediaPlan("audio", 0, 0, MediaState.ACTIVE, OPUS, PCMU_C, te48, te8)], True)
+    leg, audio = FakeLeg(), FakeStream("audio")
+    now = [10.0]
+    digits: list[str] = []
+    bridge = MediaBridge(leg, plan, {"audio": audio}, clock=lambda: now[0],  # type: ignore[arg-type]
+                         on_browser_dtmf=digits.append)
+    packets = opus_packets(1000, 0.2)
+    for i, packet in enumerate(packets[:5]):
+        bridge.browser_rtp(None, rtp(111, i, 960 * i, 0xAAAA, packet))
+        now[0] += 0.02
+    for duration, flags in ((960, 10), (1920, 10), (2880, 0x80 | 10)):
+        event = struct.pack("!BBH", 7, flags, duration)
+        bridge.browser_rtp(None, rtp(126, 99, 4800, 0xAAAA, event, marker=duration == 960))
+    bridge.browser_rtp(None, rtp(111, 100, 5760, 0xAAAA, packets[5]))
+    got = [parse_rtp(p) for p in audio.rtp]
+    assert [(h.sequence - got[0].sequence) % 65536 for h in got] == list(range(len(got)))
+    events = [(h, bytes(p)[12:]) for h, p in zip(got, audio.rtp, strict=True) if h.payload_type == 101]
+    assert [struct.unpack("!BBH", e)[2] for _, e in events] == [160, 320, 480]
+    assert [h.marker for h, _ in events] == [True, False, False]
+    last_audio = [h for h in got if h.payload_type == 0 and h.sequence < events[0][0].sequence][-1]
+    assert {h.timestamp for h, _ in events} == {(last_audio.timestamp + 160) % 2**32}
+    assert digits == ["7"]
