@@ -134,9 +134,9 @@ async def connect_leg(endpoint: WebRtcEndpoint, browser_ctx: DtlsContext, on_rtp
                 browser_dtls.receive(await sock.recv(2048), trio.current_time())
             browser_dtls.handle_timer(trio.current_time())
     event = browser_dtls.next_event()
-    port = sock.getsockname()[1]
-    sock.close()
-    return {"leg": leg, "port": port, "profile": int(event.profile),
+    # The caller closes `sock` once every leg is up, so no two legs get the
+    # same browser port (the generator binds them all again).
+    return {"leg": leg, "sock": sock, "port": sock.getsockname()[1], "profile": int(event.profile),
             "tx": event.local_key.hex(), "rx": event.remote_key.hex()}
 
 
@@ -197,6 +197,8 @@ async def main(args: argparse.Namespace) -> None:
 
         browser_ctx = DtlsContext()
         legs = [await connect_leg(endpoint, browser_ctx, on_rtp) for _ in range(args.legs)]
+        for info in legs:
+            info.pop("sock").close()
         by_ssrc = {}
         for i, info in enumerate(legs):
             info["ssrc"] = 0x1000 + i

@@ -36,8 +36,7 @@ from wcs_trio.core.webrtc.ice import (
     IceLiteAgent,
     PairNominated,
 )
-from wcs_trio.core.webrtc.rtp import is_rtcp
-from wcs_trio.core.webrtc.srtp import SrtpContext, SrtpProfile
+from wcs_trio.core.webrtc.srtp import Buffer, SrtpContext, SrtpProfile
 
 Address = tuple
 Transmit = Callable[[bytes, Address], None]
@@ -235,19 +234,24 @@ class WebRtcLeg:
         self.dtls.receive(data, now)
         self._dtls_output()
 
-    def receive_media(self, data: bytes) -> None:
-        """An SRTP or SRTCP datagram from the peer (hot path)."""
+    def receive_media(self, data: Buffer, n: int = -1) -> None:
+        """An SRTP or SRTCP datagram from the peer (hot path): the first `n`
+        bytes of `data` (all of it if -1). `data` may be the endpoint's
+        receive buffer: it is copied once, into libsrtp, and not kept."""
         srtp = self.srtp
         if srtp is None:
             self.stats.drop("no_keys")
             return
+        if n < 0:
+            n = len(data)
         try:
-            if is_rtcp(data):
-                packet = srtp.unprotect_rtcp(data)
+            # RFC 5761 §4: RTCP packet types 192-223 in the second byte.
+            if n > 1 and 191 < data[1] < 224:
+                packet = srtp.unprotect_rtcp(data, n)
                 self.stats.rtcp_in += 1
                 self.on_rtcp(self, packet)
             else:
-                packet = srtp.unprotect_rtp(data)
+                packet = srtp.unprotect_rtp(data, n)
                 self.stats.rtp_in += 1
                 self.on_rtp(self, packet)
         except SrtpError as error:
@@ -255,8 +259,9 @@ class WebRtcLeg:
 
     # ----------------------------------------------------------- output
 
-    def send_rtp(self, packet: bytes) -> bool:
-        """Protect and send one RTP packet; False if it could not be sent."""
+    def send_rtp(self, packet: Buffer) -> bool:
+        """Protect and send one RTP packet (any bytes-like object, not kept);
+        False if it could not be sent."""
         srtp, address = self.srtp, self.remote_address
         if srtp is None or address is None:
             self.stats.drop("not_connected")
@@ -270,7 +275,7 @@ class WebRtcLeg:
         self.transmit(data, address)
         return True
 
-    def send_rtcp(self, packet: bytes) -> bool:
+    def send_rtcp(self, packet: Buffer) -> bool:
         srtp, address = self.srtp, self.remote_address
         if srtp is None or address is None:
             self.stats.drop("not_connected")

@@ -4,20 +4,18 @@ The endpoint runs for real on a loopback UDP port; a scripted browser on
 another loopback socket sends checks and DTLS, and records when each
 datagram arrives. Loopback delivery is synchronous, so the virtual clock
 only moves while everything waits on a timer, and every deadline the
-endpoint honours shows up as an exact virtual time. `MAX_SLEEP` is made
-infinite so that nothing but the heap (and the sleep it shortens for
-deadlines set from outside the loop) can wake the loop.
+endpoint honours shows up as an exact virtual time. The endpoint's timer
+task sleeps until the heap's earliest deadline and nothing else, so a
+deadline set from outside (a new leg, `set_remote`) must pull that sleep
+earlier or it would be missed.
 """
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import trio
 from aioice import stun
 
-from wcs_trio.core.webrtc import endpoint as endpoint_module
 from wcs_trio.core.webrtc.dtls import DtlsContext, DtlsRole, DtlsSrtpEndpoint
 from wcs_trio.core.webrtc.endpoint import WebRtcEndpoint
 from wcs_trio.core.webrtc.leg import LegConnected, LegFailed, LegState, WebRtcLeg
@@ -29,11 +27,6 @@ RTP = bytes.fromhex("80 6f 0001 00000001 0000abcd") + b"media"
 @pytest.fixture(scope="module")
 def browser_ctx() -> DtlsContext:
     return DtlsContext()
-
-
-@pytest.fixture(autouse=True)
-def heap_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(endpoint_module, "MAX_SLEEP", math.inf)
 
 
 class Browser:
