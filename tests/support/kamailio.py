@@ -17,11 +17,12 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 
 import trio
+
+from tests.support.ports import free_port
 
 PEERS = pathlib.Path(__file__).with_name("peers")
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -29,29 +30,6 @@ KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 
 def available() -> bool:
     return os.path.exists(KAMAILIO)
-
-
-def free_port(kind: int = socket.SOCK_DGRAM, both: bool = True) -> int:
-    """A port free for UDP and TCP alike on 127.0.0.1."""
-    for _ in range(50):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if not both:
-            return port
-        try:
-            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            t.bind(("127.0.0.1", port))
-            t.close()
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            u.bind(("127.0.0.1", port))
-            u.close()
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
 
 
 class Kamailio:
@@ -120,7 +98,7 @@ async def kamailio(
         "-A", f"SIP_PORT={ports['udp']}",
     ]  # fmt: skip
     if tls:
-        ports["tls"] = free_port(both=False, kind=socket.SOCK_STREAM)
+        ports["tls"] = free_port()
         args += ["-A", "WITH_TLS", "-A", f"TLS_PORT={ports['tls']}"]
         args += ["-A", f'TLS_CERT="{tls[0]}"', "-A", f'TLS_KEY="{tls[1]}"']
     if noauth_calls:

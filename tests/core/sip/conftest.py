@@ -2,61 +2,19 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import pathlib
-import sys
 
 import pytest
 import trio
 
-# tests/support (Kamailio and sipp helpers) is importable as ``support``.
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
-
-
-def make_cert(directory: pathlib.Path, name: str = "127.0.0.1") -> tuple[str, str]:
-    """A self-signed certificate for ``name`` (IP SAN + DNS localhost); returns (cert, key) paths."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address(name)), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path = directory / "cert.pem"
-    key_path = directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
+from tests.support.certs import self_signed
 
 
 @pytest.fixture
 def tls_cert(tmp_path: pathlib.Path) -> tuple[str, str]:
-    return make_cert(tmp_path)
+    """A self-signed certificate for 127.0.0.1 (cert, key paths), the extra CA of the TLS tests."""
+    cert, key = self_signed(tmp_path)
+    return str(cert), str(key)
 
 
 class UdpClient:

@@ -11,10 +11,11 @@ import pathlib
 
 import pytest
 import trio
-from support import kamailio as kam
-from support import sipp
-from support.kamailio import free_port, kamailio
 
+from tests.support import kamailio as kam
+from tests.support import sipp
+from tests.support.kamailio import kamailio
+from tests.support.ports import free_port
 from wcs_trio.core.sip.account import SipAccount
 from wcs_trio.core.sip.dialog import Dialog
 from wcs_trio.core.sip.message import Request, Response, parse_message
