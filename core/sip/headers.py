@@ -92,10 +92,18 @@ LIST_HEADERS = frozenset(
 )
 
 
+_KEYS: dict[str, str] = {}
+
+
 def header_key(name: str) -> str:
     """The comparison key of a header name: lower case, compact form expanded."""
-    low = name.lower()
-    return COMPACT.get(low, low)
+    key = _KEYS.get(name)
+    if key is None:
+        low = name.lower()
+        key = COMPACT.get(low, low)
+        if len(_KEYS) < 4096:  # names repeat; a flood of odd ones must not grow this
+            _KEYS[name] = key
+    return key
 
 
 def canonical_name(name: str) -> str:
@@ -109,16 +117,28 @@ class Headers:
     """Ordered, case-insensitive multi-map of header fields.
 
     ``get`` returns the first field's value; ``get_all`` every field's value;
-    ``values`` additionally splits list fields at commas.
+    ``values`` additionally splits list fields at commas. Iterating yields
+    ``(name, value)`` pairs as written.
     """
 
     __slots__ = ("_items",)
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: list[tuple[str, str]] = list(items)
+        # (key, name, value): the key is computed once per field
+        self._items: list[tuple[str, str, str]] = [(header_key(n), n, v) for n, v in items]
+
+    @classmethod
+    def _from_triples(cls, triples: list[tuple[str, str, str]]) -> Headers:
+        h = cls.__new__(cls)
+        h._items = triples
+        return h
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
+        return iter([(n, v) for _, n, v in self._items])
+
+    def keyed(self) -> list[tuple[str, str, str]]:
+        """``(key, name, value)`` triples (key: lower case, compact form expanded)."""
+        return self._items
 
     def __len__(self) -> int:
         return len(self._items)
@@ -127,35 +147,34 @@ class Headers:
         if not isinstance(name, str):
             return False
         key = header_key(name)
-        return any(header_key(n) == key for n, _ in self._items)
+        return any(k == key for k, _, _ in self._items)
 
     def copy(self) -> Headers:
-        return Headers(self._items)
+        return Headers._from_triples(list(self._items))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         key = header_key(name)
-        for n, v in self._items:
-            if header_key(n) == key:
+        for k, _, v in self._items:
+            if k == key:
                 return v
         return default
 
     def get_all(self, name: str) -> list[str]:
         key = header_key(name)
-        return [v for n, v in self._items if header_key(n) == key]
+        return [v for k, _, v in self._items if k == key]
 
     def values(self, name: str) -> list[str]:
         key = header_key(name)
+        if key not in LIST_HEADERS:
+            return [v for k, _, v in self._items if k == key]
         out: list[str] = []
-        for n, v in self._items:
-            if header_key(n) == key:
-                if key in LIST_HEADERS:
-                    out.extend(split_commas(v))
-                else:
-                    out.append(v)
+        for k, _, v in self._items:
+            if k == key:
+                out.extend(split_commas(v))
         return out
 
     def add(self, name: str, value: object, *, first: bool = False) -> None:
-        item = (name, str(value))
+        item = (header_key(name), name, str(value))
         if first:
             self._items.insert(0, item)
         else:
@@ -164,44 +183,42 @@ class Headers:
     def add_before(self, name: str, value: object) -> None:
         """Insert before the first field of the same name (or append)."""
         key = header_key(name)
-        for i, (n, _) in enumerate(self._items):
-            if header_key(n) == key:
-                self._items.insert(i, (name, str(value)))
+        for i, (k, _, _) in enumerate(self._items):
+            if k == key:
+                self._items.insert(i, (key, name, str(value)))
                 return
-        self._items.append((name, str(value)))
+        self._items.append((key, name, str(value)))
 
     def set(self, name: str, value: object) -> None:
         """Replace every field of this name by one, at the first one's place."""
         key = header_key(name)
-        for i, (n, _) in enumerate(self._items):
-            if header_key(n) == key:
-                self._items[i] = (n, str(value))
-                self._items[i + 1 :] = [
-                    it for it in self._items[i + 1 :] if header_key(it[0]) != key
-                ]
+        for i, (k, n, _) in enumerate(self._items):
+            if k == key:
+                self._items[i] = (key, n, str(value))
+                self._items[i + 1 :] = [it for it in self._items[i + 1 :] if it[0] != key]
                 return
-        self._items.append((canonical_name(name), str(value)))
+        self._items.append((key, canonical_name(name), str(value)))
 
     def set_list(self, name: str, values: Iterable[object]) -> None:
         """Replace every field of this name by one field per value."""
         key = header_key(name)
         vals = [str(v) for v in values]
-        pos = next((i for i, (n, _) in enumerate(self._items) if header_key(n) == key), None)
-        spell = self._items[pos][0] if pos is not None else canonical_name(name)
-        rest = [it for it in self._items if header_key(it[0]) != key]
+        pos = next((i for i, it in enumerate(self._items) if it[0] == key), None)
+        spell = self._items[pos][1] if pos is not None else canonical_name(name)
+        rest = [it for it in self._items if it[0] != key]
         if pos is None:
             pos = len(rest)
         else:
-            pos = sum(1 for it in self._items[:pos] if header_key(it[0]) != key)
-        rest[pos:pos] = [(spell, v) for v in vals]
+            pos = sum(1 for it in self._items[:pos] if it[0] != key)
+        rest[pos:pos] = [(key, spell, v) for v in vals]
         self._items = rest
 
     def remove(self, name: str) -> None:
         key = header_key(name)
-        self._items = [it for it in self._items if header_key(it[0]) != key]
+        self._items = [it for it in self._items if it[0] != key]
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"Headers({list(self)!r})"
 
 
 # --------------------------------------------------------------------------

@@ -290,8 +290,8 @@ class SipMessage:
     def to_bytes(self) -> bytes:
         lines = [self.start_line()]
         has_cl = False
-        for name, value in self.headers:
-            if header_key(name) == "content-length":
+        for key, name, value in self.headers.keyed():
+            if key == "content-length":
                 if has_cl:
                     continue
                 has_cl = True
@@ -458,22 +458,23 @@ def _split_head(data: bytes) -> tuple[bytes, bytes]:
 
 
 def _read_headers(lines: list[str]) -> Headers:
-    items: list[tuple[str, str]] = []
+    items: list[tuple[str, str, str]] = []
     for line in lines:
         if not line:
             continue
         if line[0] in WSP:
             if not items:
                 raise SipParseError("Header continuation without a header")
-            name, value = items[-1]
-            items[-1] = (name, f"{value} {line.strip(WSP)}" if value else line.strip(WSP))
+            key, name, value = items[-1]
+            more = line.strip(WSP)
+            items[-1] = (key, name, f"{value} {more}" if value else more)
             continue
         name, colon, value = line.partition(":")
         name = name.rstrip(WSP)
         if not colon or not is_token(name):
             raise SipParseError("Malformed header line")
-        items.append((name, value.strip(WSP)))
-    return Headers(items)
+        items.append((header_key(name), name, value.strip(WSP)))
+    return Headers._from_triples(items)
 
 
 def parse_message(data: bytes, *, datagram: bool = True) -> Request | Response:

@@ -233,6 +233,10 @@ class Registration:
     show REGISTERED or FAILED), keeps the binding fresh, and un-registers when
     :meth:`close` is called or its task is cancelled. With
     ``register_required=False`` it does nothing.
+
+    ``on_request`` (a handler or trio channel, see :meth:`SipStack.add_user`)
+    receives the INVITEs and other requests for the account while ``run``
+    runs; they are kept in the same bounded :attr:`trace` as the REGISTERs.
     """
 
     def __init__(
@@ -246,8 +250,10 @@ class Registration:
         max_retry_interval: float = 300.0,
         trace: MessageTrace | None = None,
         unregister_timeout: float = 5.0,
+        on_request: Any = None,
     ) -> None:
         self.stack = stack
+        self.on_request = on_request
         self.account = account
         self.on_state = on_state
         self.expires = expires
@@ -281,8 +287,19 @@ class Registration:
 
     # -- the loop -----------------------------------------------------------------
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        if self.on_request is not None:
+            self.stack.add_user(self.account.login, self.on_request, trace=self.trace)
+        try:
+            await self._run(task_status)
+        finally:
+            if self.on_request is not None:
+                self.stack.remove_user(self.account.login)
+
+    async def _run(self, task_status: Any) -> None:
         if not self.account.register_required:
             task_status.started(self)
+            if self.on_request is not None:
+                await trio.sleep_forever()  # reachable directly, without a binding
             return
         target = self.account.target
         contact = self.stack.contact_for(self.account.user, target)

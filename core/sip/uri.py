@@ -31,10 +31,12 @@ HEXDIG = frozenset(string.hexdigits)
 WSP = " \t"
 
 _ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*\Z")
+_CTL_RE = re.compile(r"[\x00-\x20\x7f]")
 
 
 def is_token(text: str) -> bool:
-    return bool(text) and all(c in TOKEN_CHARS for c in text)
+    return bool(text) and TOKEN_CHARS.issuperset(text)
 
 
 def unescape(text: str) -> str:
@@ -71,9 +73,9 @@ def escape(text: str, allowed: frozenset[str] = UNRESERVED | USER_UNRESERVED) ->
 
 
 def _check_chars(text: str, allowed: frozenset[str], what: str) -> None:
-    for ch in text:
-        if ch not in allowed:
-            raise SipParseError(f"Invalid character {ch!r} in {what}")
+    if not allowed.issuperset(text):
+        ch = next(c for c in text if c not in allowed)
+        raise SipParseError(f"Invalid character {ch!r} in {what}")
     if "%" in text and _ESCAPE_RE.search(text):
         raise SipParseError(f"Bad %-escape in {what}")
 
@@ -262,7 +264,7 @@ def _parse_host(text: str, what: str) -> tuple[str, int | None]:
     else:
         host, _, port_text = text.partition(":")
         rest = ":" + port_text if _ else ""
-        if not host or not all(c in HOST_CHARS for c in host):
+        if not host or not HOST_CHARS.issuperset(host):
             raise SipParseError(f"Bad host {host!r} in {what}")
     if not rest:
         return host, None
@@ -277,14 +279,9 @@ def _parse_host(text: str, what: str) -> tuple[str, int | None]:
 def parse_uri(text: str, what: str = "URI") -> Uri:
     """Parse a URI; ``sip``/``sips`` fully, other schemes kept opaque."""
     scheme, colon, rest = text.partition(":")
-    if (
-        not colon
-        or not scheme
-        or not scheme[0].isalpha()
-        or not all(c.isalnum() or c in "+-." for c in scheme)
-    ):
+    if not colon or not _SCHEME_RE.match(scheme):
         raise SipParseError(f"Malformed {what}")
-    if any(c in WSP or ord(c) < 0x21 for c in text):
+    if _CTL_RE.search(text):
         raise SipParseError(f"Whitespace in {what}")
     if scheme.lower() not in ("sip", "sips"):
         if not rest:

@@ -7,7 +7,7 @@ import trio
 
 from wcs_trio.core.sip.account import SipAccount
 from wcs_trio.core.sip.errors import SipAccountError
-from wcs_trio.core.sip.message import parse_message
+from wcs_trio.core.sip.message import Request, parse_message
 from wcs_trio.core.sip.registrar import FakeRegistrar
 from wcs_trio.core.sip.registration import (
     RegisterClient,
@@ -257,3 +257,36 @@ async def test_register_not_required_does_nothing(nursery):
     reg = Registration(client, acc, events.append)
     await reg.run()
     assert events == [] and reg.state is RegState.UNREGISTERED
+
+
+async def test_registration_delivers_incoming_invites_and_traces_them(nursery):
+    registrar = FakeRegistrar({"alice": "alicepw"})
+    server = await registrar_stack(nursery, registrar)
+    client = await nursery.start(SipStack(timers=FAST).run)
+    acc = SipAccount("alice", "127.0.0.1", "alicepw", port=server.ports["udp"])
+    calls: list[IncomingRequest] = []
+
+    async def on_request(inc: IncomingRequest) -> None:
+        calls.append(inc)
+        await inc.respond(486)
+
+    reg = Registration(client, acc, on_request=on_request)
+    async with trio.open_nursery() as inner:
+        await inner.start(reg.run)
+        caller = await nursery.start(SipStack(timers=FAST).run)
+        invite = Request("INVITE", f"sip:alice@127.0.0.1:{client.ports['udp']}")
+        for n, v in (
+            ("From", "<sip:bob@h>;tag=b"),
+            ("To", "<sip:alice@h>"),
+            ("Call-ID", "in-1"),
+            ("CSeq", "1 INVITE"),
+        ):
+            invite.add(n, v)
+        resp = await caller.request(invite, Target("udp", "127.0.0.1", client.ports["udp"]))
+        assert resp.status == 486 and len(calls) == 1
+        lines = [e.first_line for e in reg.trace]
+        assert any(line.startswith("REGISTER") for line in lines)
+        assert any(line.startswith("INVITE sip:alice") for line in lines)
+        assert any(line.startswith("SIP/2.0 486") for line in lines)
+        inner.cancel_scope.cancel()
+    assert "alice" not in client.users  # removed with the registration
