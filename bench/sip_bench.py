@@ -165,7 +165,9 @@ def bench_register(seconds: float) -> dict[str, dict[str, float]]:
         state = {"client": RegisterClient(ACCOUNT, CONTACT, 3600), "now": 0.0}
         wire = register_once(registrar, state["client"], layer, 0.0)
 
-        def work() -> None:
+        def work(
+            fresh: bool = fresh, state: dict = state, registrar=registrar, layer=layer
+        ) -> None:
             if fresh:
                 state["client"] = RegisterClient(ACCOUNT, CONTACT, 3600)
             state["now"] += 1.0
