@@ -379,6 +379,10 @@ class Registration:
     async def _unregister(self) -> None:
         if self.client is None or self.state is not RegState.REGISTERED:
             return
+        if not self.stack.running:
+            # the stack is going down with us: nothing could carry the REGISTER
+            self._report(RegistrationEvent(RegState.UNREGISTERED, None, "SIP stack stopped"))
+            return
         with trio.move_on_after(self.unregister_timeout):
             outcome = await self._cycle(self.client.unregister())
             if isinstance(outcome, Unregistered):

@@ -320,6 +320,11 @@ class SipStack:
             self._nursery.cancel_scope.cancel()
 
     @property
+    def running(self) -> bool:
+        """True while the stack's tasks run (not yet cancelled)."""
+        return self._nursery is not None and not self._nursery.cancel_scope.cancel_called
+
+    @property
     def client_ssl_context(self) -> ssl.SSLContext:
         """System trust store plus ``ca_file`` (RFC 3261 §26.3.1: verify the server)."""
         if self._client_ssl is None:
@@ -408,7 +413,7 @@ class SipStack:
             request.add("Max-Forwards", "70")
         if "User-Agent" not in request:
             request.add("User-Agent", self.user_agent)
-        if transport == "udp" and len(bytes(request)) > UDP_MTU_LIMIT and "tcp" in self.ports:
+        if transport == "udp" and len(bytes(request)) > UDP_MTU_LIMIT:
             via = Via("tcp", via.host, self.port_for("tcp"), via.params)
             request.set_vias([via])
             return attrs.evolve(target, transport="tcp")
