@@ -29,7 +29,7 @@ log = logging.getLogger("wcs_trio.server")
 STOP_GRACE = 1.5
 # Systems that extend the gateway (SIP registration, calls, demo endpoints...) by
 # registering handlers and session steps. Each module has `install(gateway, nursery)`.
-SYSTEMS: tuple[str, ...] = ()
+SYSTEMS: tuple[str, ...] = ("wcs_trio.core.calls.system",)
 
 
 def build_gateway(settings: Settings) -> Gateway:

@@ -230,6 +230,17 @@ class CallMedia:
         if self.plan is not None:
             self._bridge(self.plan, answer)
 
+    def sip_offer_answered_again(self, body: bytes | str) -> None:
+        """The 2xx carried an answer that differs from the early one: follow its targets."""
+        answer = SessionDescription.parse(body)
+        self.sip_answer = answer
+        if self.plan is not None:
+            self._bridge(self.plan, answer)
+
+    def held_by_sip(self) -> bool:
+        """Whether the SIP side's last offer put the call on hold (sendonly, inactive, 0.0.0.0)."""
+        return self.plan is not None and any(m.held for m in self.plan.media)
+
     # ------------------------------------------------------------------ end
 
     def close(self) -> None:

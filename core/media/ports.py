@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import attrs
 
+from wcs_trio.core.errors import Refusal
 from wcs_trio.core.media.udp import PacketHandler, UdpDrain
 
 
-class NoFreePorts(Exception):
+class NoFreePorts(Refusal):
     """Every RTP port pair of the configured range is taken."""
 
 
