@@ -150,7 +150,7 @@ async def _pump(gateway: Gateway, session: ClientSession, socket: WebSocketConne
                 await socket.aclose(code=1001, reason="keep-alive timeout")
                 return
             missed += 1
-            await session.send("ping")
+            await session.send("ping", None)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(pinger, nursery.cancel_scope)

@@ -70,13 +70,23 @@ class MediaResult:
 
 
 def negotiate(offer: SessionDescription, answer: SessionDescription) -> list[MediaResult]:
-    """Match an answer against the offer it answers (RFC 3264 §6, §7)."""
-    if len(answer.media) != len(offer.media):
+    """Match an answer against the offer it answers (RFC 3264 §6, §7).
+
+    RFC 3264 §6 wants as many m= lines in the answer as in the offer. Some SIP
+    devices and IVRs answer an audio+video offer with the audio line alone; the
+    missing trailing lines are taken as rejected rather than failing the call
+    (MISSION.md: an audio+video call answered audio-only must still have sound).
+    """
+    if len(answer.media) > len(offer.media) or not answer.media:
         raise SdpError(
             f"answer has {len(answer.media)} m= lines, the offer had {len(offer.media)}"
         )
     results = []
-    for index, (om, am) in enumerate(zip(offer.media, answer.media, strict=True)):
+    for index, om in enumerate(offer.media):
+        if index >= len(answer.media):
+            results.append(MediaResult(index, om.kind, False, Direction.INACTIVE))
+            continue
+        am = answer.media[index]
         if om.kind != am.kind:
             raise SdpError(f"m= line {index + 1} of the answer is {am.kind}, offered {om.kind}")
         direction = answer.direction_of(am)

@@ -75,7 +75,8 @@ def test_negotiate_pairs_renumbered_answer_and_rejected_video() -> None:
 @pytest.mark.parametrize(
     ("answer_media", "message"),
     [
-        ("m=audio 5000 RTP/AVP 8\r\n", "has 1 m= lines, the offer had 2"),
+        ("m=audio 5000 RTP/AVP 8\r\nm=video 0 RTP/AVP 1\r\nm=audio 0 RTP/AVP 8\r\n",
+         "has 3 m= lines, the offer had 2"),
         ("m=video 5000 RTP/AVP 8\r\nm=video 0 RTP/AVP 1\r\n", "is video, offered audio"),
         ("m=audio 5000 RTP/AVP 18\r\nm=video 0 RTP/AVP 1\r\n", "no codec from the offer"),
     ],
@@ -83,6 +84,12 @@ def test_negotiate_pairs_renumbered_answer_and_rejected_video() -> None:
 def test_negotiate_refuses_answers_breaking_rfc3264_6(answer_media: str, message: str) -> None:
     with pytest.raises(SdpError, match=message):
         negotiate(SessionDescription.parse(OFFER), SessionDescription.parse(HEAD + answer_media))
+
+
+def test_missing_trailing_lines_are_taken_as_rejected() -> None:
+    # An IVR answering an audio+video offer with its audio line only.
+    results = negotiate(SessionDescription.parse(OFFER), SessionDescription.parse(HEAD + "m=audio 5000 RTP/AVP 8\r\n"))
+    assert [(r.kind, r.accepted) for r in results] == [("audio", True), ("video", False)]
 
 
 def test_hold_recognised_by_direction_and_by_zero_address() -> None:
