@@ -18,7 +18,7 @@ import pathlib
 import shutil
 import signal
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import trio
 
@@ -48,24 +48,24 @@ class Kamailio:
             return ""
 
 
-async def _ready(port: int, timeout: float = 10.0) -> bool:
+async def _ready(port: int, timeout: float = 10.0, address: str = "127.0.0.1") -> bool:
     """Kamailio answers a user-less OPTIONS with 200 once it serves."""
     sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
-    await sock.bind(("127.0.0.1", 0))
+    await sock.bind((address, 0))
     me = sock.getsockname()[1]
     with sock, trio.move_on_after(timeout):
         n = 0
         while True:
             n += 1
             msg = (
-                f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKready{n};rport\r\n"
+                f"OPTIONS sip:{address}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {address}:{me};branch=z9hG4bKready{n};rport\r\n"
                 "Max-Forwards: 70\r\n"
-                f"To: <sip:127.0.0.1:{port}>\r\n"
-                f"From: <sip:probe@127.0.0.1:{me}>;tag=probe\r\n"
+                f"To: <sip:{address}:{port}>\r\n"
+                f"From: <sip:probe@{address}:{me}>;tag=probe\r\n"
                 f"Call-ID: ready{n}@probe\r\nCSeq: {n} OPTIONS\r\nContent-Length: 0\r\n\r\n"
             ).encode()
-            await sock.sendto(msg, ("127.0.0.1", port))
+            await sock.sendto(msg, (address, port))
             with trio.move_on_after(0.2):
                 data, _ = await sock.recvfrom(4096)
                 if data.startswith(b"SIP/2.0 200"):
@@ -81,7 +81,10 @@ async def kamailio(
     noauth_calls: bool = True,
     min_expires: int | None = None,
     sip_port: int | None = None,
+    address: str = "127.0.0.1",
+    prefix: Sequence[str] = (),
 ) -> AsyncIterator[Kamailio]:
+    """``address``: where it listens (the lab's 10.99.0.1); ``prefix``: e.g. ``ip netns exec NS``."""
     workdir = pathlib.Path(workdir) / "kamailio"
     (workdir / "run").mkdir(parents=True, exist_ok=True)
     cfg = workdir / "kamailio.cfg"
@@ -89,13 +92,13 @@ async def kamailio(
     ports = {"udp": sip_port or free_port()}
     ports["tcp"] = ports["udp"]
     args = [
-        KAMAILIO,
+        *prefix, KAMAILIO,
         "-f", str(cfg),
         "-DD", "-E",
         "-m", "64", "-M", "8",
         "-P", str(workdir / "run" / "kamailio.pid"),
         "-Y", str(workdir / "run"),
-        "-A", f"SIP_PORT={ports['udp']}",
+        "-A", f"SIP_PORT={ports['udp']}", "-A", f"SIP_ADDR={address}",
     ]  # fmt: skip
     if tls:
         ports["tls"] = free_port()
@@ -111,7 +114,7 @@ async def kamailio(
         args, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
-        if not await _ready(ports["udp"]):
+        if not await _ready(ports["udp"], address=address):
             raise RuntimeError(
                 f"kamailio did not start:\n{log_path.read_text(errors='replace')[-3000:]}"
             )

@@ -59,11 +59,20 @@ async def running_server(
     *,
     env: Mapping[str, str] | None = None,
     ready_timeout: float = 15.0,
+    prefix: Sequence[str] = (),
+    listen: str = "127.0.0.1",
+    ip: str = "",
+    ip_local: str = "127.0.0.1",
 ) -> AsyncIterator[Server]:
+    """Start ``serve`` and wait until its HTTP port answers; stop it (SIGTERM, then SIGKILL) after.
+
+    ``prefix`` runs it elsewhere (``ip netns exec NS`` in a lab); ``listen``, ``ip`` (the public
+    address put in SDP and ICE candidates) and ``ip_local`` set the addresses it uses.
+    """
     ws_port, http_port, sip_port, webrtc_port, wss_port, https_port = free_ports(6)
     media_from = 40000 + (ws_port % 2000) * 10
     args = [
-        "--set", "listen=127.0.0.1", "--set", "ip_local=127.0.0.1",
+        "--set", f"listen={listen}", "--set", f"ip_local={ip_local}", "--set", f"ip={ip}",
         "--set", f"ws.port={ws_port}", "--set", f"http.port={http_port}",
         "--set", f"sip.port={sip_port}", "--set", f"webrtc.port={webrtc_port}",
         "--set", f"wss.port={wss_port}", "--set", f"https.port={https_port}",
@@ -76,7 +85,7 @@ async def running_server(
     full_env = {**os.environ, **(env or {})}
     with log_path.open("wb") as log_file:
         process = await trio.lowlevel.open_process(
-            serve_command(args), stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
+            [*prefix, *serve_command(args)], stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
     server = Server(process, ws_port, http_port, sip_port, webrtc_port, log_path, wss_port, https_port)
     try:
         with trio.fail_after(ready_timeout):

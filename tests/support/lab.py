@@ -1,0 +1,202 @@
+"""The end-to-end lab: a network namespace with Kamailio, baresip softphones and the gateway.
+
+baresip never advertises 127.0.0.1 in its SDP, so everything runs inside a namespace the
+test creates (:func:`tests.support.netns.lab`): two "hosts" on a veth pair,
+
+- ``10.99.0.1`` (host A): Kamailio (registrar + proxy, digest auth) and ``wcs-trio serve``
+  (its SDP and ICE candidates say 10.99.0.1);
+- ``10.99.0.2`` (host B, the default route): the baresip softphones.
+
+Chromium is started by the test's thread, which sits in the namespace, and loads the pages
+from ``http://127.0.0.1:HTTP_PORT`` (a secure context, so getUserMedia works).
+
+Every process is started with the namespace's ``ip netns exec`` prefix (trio starts
+processes from a worker thread, which lives in the root namespace) and stopped when the
+block ends, whatever the outcome. The namespace is private to one test, so the fixed
+baresip ports below cannot clash with anything else on the machine.
+
+    async with running_lab(tmp_path, [Phone("10005", tone_hz=440)]) as rig:
+        await rig.phones["10005"].control.command("dial", rig.uri("10006"))
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from tests.support.baresip import Baresip, running_baresip, write_config
+from tests.support.kamailio import Kamailio, kamailio
+from tests.support.netns import HOST_A, HOST_B, Lab, lab
+from tests.support.serve import Server, running_server
+
+ADMIN_TOKEN = "lab-admin-token"
+# baresip also binds TCP on its SIP port and TLS on port + 1: keep UAs 10 ports apart.
+BARESIP_SIP_BASE = 15050
+BARESIP_CTRL_BASE = 14050
+BARESIP_RTP_BASE = 20000
+VIDEO_MODULES = ("avcodec.so", "vp8.so", "fakevideo.so")
+
+
+@attrs.frozen
+class Phone:
+    """A baresip account to start in the lab (password = user + "pw")."""
+
+    user: str
+    tone_hz: int = 440
+    answer: str = "auto"  # baresip answermode: auto, manual, early
+    video: bool = False
+
+
+@attrs.define
+class Rig:
+    """A running lab: the namespace, Kamailio, the phones by user, and the gateway (or None)."""
+
+    lab: Lab
+    kamailio: Kamailio
+    phones: dict[str, Baresip]
+    server: Server | None
+    workdir: Path
+
+    @property
+    def sip_port(self) -> int:
+        return self.kamailio.ports["udp"]
+
+    @property
+    def domain(self) -> str:
+        return HOST_A
+
+    def uri(self, user: str) -> str:
+        """The SIP URI of ``user`` on the lab's Kamailio."""
+        return f"sip:{user}@{HOST_A}:{self.sip_port}"
+
+    def gateway(self) -> Server:
+        if self.server is None:
+            raise RuntimeError("this lab was started without the gateway")
+        return self.server
+
+    def phone_url(self, user: str, password: str | None = None, *, page: str = "phone",
+                  **extra: str) -> str:
+        """Our Phone (or Phone Video) page, prefilled to register ``user`` at the lab's Kamailio."""
+        server = self.gateway()
+        fields = {
+            "url": server.ws_url, "sipLogin": user, "sipAuthenticationName": user,
+            "sipPassword": f"{user}pw" if password is None else password,
+            "sipDomain": HOST_A, "sipOutboundProxy": HOST_A, "sipPort": str(self.sip_port),
+            "sipRegisterRequired": "true", **extra,
+        }
+        query = "&".join(f"{k}={_quote(v)}" for k, v in fields.items())
+        return f"{server.http_url}/{page}/?{query}"
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The gateway's ECS world, read through its admin API."""
+        return await http_get_json(self.gateway().http_port, "/api/snapshot", ADMIN_TOKEN)
+
+    def logs(self) -> str:
+        """Every log of the lab, for a failing test's report."""
+        parts = [f"--- kamailio\n{self.kamailio.log()[-4000:]}"]
+        for user, phone in self.phones.items():
+            parts.append(f"--- baresip {user}\n{phone.log()[-4000:]}")
+        if self.server is not None:
+            parts.append(f"--- serve\n{self.server.log()[-12000:]}")
+        return "\n".join(parts)
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
+
+
+async def http_get_json(port: int, path: str, token: str) -> dict[str, Any]:
+    """A bare HTTP/1.0 GET on 127.0.0.1 (in the lab) returning the JSON body."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(
+            f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        data = bytearray()
+        with trio.fail_after(5):
+            while chunk := await stream.receive_some(65536):
+                data += chunk
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200") and not head.startswith(b"HTTP/1.0 200"):
+        raise RuntimeError(f"GET {path}: {head.decode(errors='replace')}")
+    return dict(json.loads(body))
+
+
+@asynccontextmanager
+async def running_lab(
+    workdir: Path,
+    phones: Sequence[Phone] = (Phone("10005", 440), Phone("10006", 1000)),
+    *,
+    gateway: bool = True,
+    settings: Sequence[str] = (),
+) -> AsyncIterator[Rig]:
+    """Namespace + Kamailio on 10.99.0.1 + ``phones`` registered there + the gateway; all torn down after."""
+    with lab() as net:
+        prefix = net.exec_prefix()
+        async with AsyncExitStack() as stack:
+            k = await stack.enter_async_context(
+                kamailio(workdir, address=HOST_A, prefix=prefix, noauth_calls=True))
+            registrar = f"{HOST_A}:{k.ports['udp']}"
+            running: dict[str, Baresip] = {}
+            for n, phone in enumerate(phones):
+                folder = workdir / f"baresip-{phone.user}"
+                folder.mkdir(parents=True, exist_ok=True)
+                rtp = BARESIP_RTP_BASE + 100 * n
+                write_config(
+                    folder, user=phone.user, registrar=registrar,
+                    listen=f"{HOST_B}:{BARESIP_SIP_BASE + 10 * n}",
+                    ctrl_port=BARESIP_CTRL_BASE + 10 * n, rtp_ports=(rtp, rtp + 99),
+                    tone_hz=phone.tone_hz, answer=phone.answer,
+                    video_modules=VIDEO_MODULES if phone.video else ())
+                running[phone.user] = await stack.enter_async_context(running_baresip(
+                    folder, user=phone.user, ctrl_host="127.0.0.1",
+                    ctrl_port=BARESIP_CTRL_BASE + 10 * n, prefix=prefix))
+            server = None
+            if gateway:
+                server = await stack.enter_async_context(running_server(
+                    workdir, [f"admin_token={ADMIN_TOKEN}", *settings], prefix=prefix,
+                    listen="0.0.0.0", ip=HOST_A, ip_local=HOST_A))
+            rig = Rig(net, k, running, server, workdir)
+            await _registered(rig)
+            yield rig
+
+
+async def _registered(rig: Rig, timeout: float = 10.0) -> None:
+    """Wait until Kamailio has a binding for every phone (baresip registers in ~50 ms)."""
+    with trio.move_on_after(timeout):
+        pending = set(rig.phones)
+        while pending:
+            for user in sorted(pending):
+                if await _has_binding(rig, user):
+                    pending.discard(user)
+            if pending:
+                await trio.sleep(0.1)
+        return
+    raise RuntimeError(f"baresip accounts did not register:\n{rig.logs()}")
+
+
+async def _has_binding(rig: Rig, user: str) -> bool:
+    """Kamailio relays an OPTIONS for a registered user; it answers 404 for an unknown one."""
+    sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+    with sock:
+        await sock.bind((HOST_A, 0))
+        me = sock.getsockname()[1]
+        await sock.sendto((
+            f"OPTIONS sip:{user}@{HOST_A}:{rig.sip_port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST_A}:{me};branch=z9hG4bKlab{me};rport\r\n"
+            f"Max-Forwards: 70\r\nTo: <sip:{user}@{HOST_A}>\r\nFrom: <sip:probe@{HOST_A}>;tag=p{me}\r\n"
+            f"Call-ID: labprobe{me}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode(),
+            (HOST_A, rig.sip_port))
+        with trio.move_on_after(2):
+            while True:
+                data, _ = await sock.recvfrom(65536)
+                if not data.startswith(b"SIP/2.0 1"):
+                    return not data.startswith(b"SIP/2.0 404")
+    return False
