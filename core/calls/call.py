@@ -99,6 +99,7 @@ class Call:
     _answer: trio.MemorySendChannel[str] | None = None
     _answers: trio.MemoryReceiveChannel[str] | None = None
     _done: trio.Event = attrs.field(factory=trio.Event)
+    _established_at: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         self.media = CallMedia(self.session.gateway, self.options, on_leg_state=self._leg_state,
@@ -126,6 +127,8 @@ class Call:
         """Tell the page (PROTOCOL.md §3: the status, not the message name, drives the SDK)."""
         old = self.status
         self.status = notice.status
+        if notice.status is CallStatus.ESTABLISHED and old is not CallStatus.HOLD and self.media.bridge:
+            self._established_at = self.media.bridge.clock()
         info = self.info
         info.status = notice.status.value
         info.info = notice.info or (f"{notice.sip_status} {notice.sip_message}" if notice.sip_status else "")
@@ -402,7 +405,34 @@ class Call:
             await incoming.respond(response)
 
     async def _watch_done(self) -> None:
-        await self._done.wait()
+        """Keep the call's nursery open while it lasts; sample its media every second."""
+        world = self.session.gateway.world
+        plugins = self.session.gateway.plugins
+        enabled, timeout = self.session.gateway.settings.rtp_activity_detecting
+        bridge = self.media.bridge
+        if bridge is not None:
+            world.add(self.entity, bridge.stats)  # live counters, read by ops
+        while not self._done.is_set():
+            with trio.move_on_after(1.0):
+                await self._done.wait()
+            if self._done.is_set() or bridge is None:
+                continue
+            if self.media.plan is not None:
+                world.add(self.entity, self.media.plan)
+            snapshot = bridge.stats.snapshot()
+            for leg in ("browser", "sip"):
+                plugins.hook.wcs_media_stats(call_id=self.call_id, leg=leg, stats={
+                    key.split(".", 1)[1]: value for key, value in snapshot.items() if key.startswith(leg + ".")})
+            if enabled and self.status is CallStatus.ESTABLISHED and self._silent_for(bridge) >= timeout:
+                log.info("no media either way for %s s; hanging up", timeout, extra={"call": self.call_id})
+                await self.hangup(f"RTP activity timeout ({timeout} s without media)")
+
+    def _silent_for(self, bridge: Any) -> float:
+        activity = bridge.activity
+        now = bridge.clock()
+        last = max((t for t in (activity.from_browser, activity.from_sip) if t is not None),
+                   default=self._established_at)
+        return now - max(last, self._established_at)
 
     # ------------------------------------------------------------------ ending
 

@@ -121,3 +121,7 @@ class MediaStats:
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {key: c.snapshot() for key, c in sorted(self.counters.items())}
+
+    def as_json(self) -> dict[str, dict[str, Any]]:
+        """The ECS snapshot form (this object is a call entity's live stats component)."""
+        return self.snapshot()
