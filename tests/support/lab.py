@@ -97,6 +97,20 @@ class Rig:
         """The gateway's ECS world, read through its admin API."""
         return await http_get_json(self.gateway().http_port, "/api/snapshot", ADMIN_TOKEN)
 
+    async def entities_with(self, *components: str) -> list[dict[str, Any]]:
+        """The world's entities that carry any of ``components`` (class names, e.g. "CallInfo")."""
+        snapshot = await self.snapshot()
+        return [e for e in snapshot["entities"] if set(components) & set(e["components"])]
+
+    async def until_none_left(self, *components: str, timeout: float = 5.0) -> None:
+        """Wait until no entity carries ``components``; fail naming what is left."""
+        left: list[dict[str, Any]] = []
+        with trio.move_on_after(timeout):
+            while left := await self.entities_with(*components):
+                await trio.sleep(0.1)
+            return
+        raise AssertionError(f"left in the world after {timeout} s: {json.dumps(left)[:3000]}")
+
     def logs(self) -> str:
         """Every log of the lab, for a failing test's report."""
         parts = [f"--- kamailio\n{self.kamailio.log()[-4000:]}"]
