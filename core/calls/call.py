@@ -18,6 +18,7 @@ import attrs
 import trio
 
 from wcs_trio.core.api.protocol import ProtocolError
+from wcs_trio.core.calls import control
 from wcs_trio.core.calls import status as notices
 from wcs_trio.core.calls.media import CallMedia
 from wcs_trio.core.calls.status import CallStatus, Notice
@@ -95,6 +96,7 @@ class Call:
     outgoing: OutgoingRequest | None = None
     incoming: IncomingRequest | None = None
     ended: bool = False
+    transferring: bool = False
     _nursery: trio.Nursery | None = None
     _answer: trio.MemorySendChannel[str] | None = None
     _answers: trio.MemoryReceiveChannel[str] | None = None
@@ -144,7 +146,20 @@ class Call:
             self._nursery.start_soon(self.hangup, f"Browser media failed: {event.reason}")
 
     def _sip_dtmf(self, digit: str) -> None:
-        log.info("DTMF from SIP: %s", digit, extra={"call": self.call_id})
+        if self._nursery is not None and not self.ended:
+            self._nursery.start_soon(self.dtmf_to_page, digit, "RFC2833")
+
+    async def dtmf_to_page(self, digit: str, source: str) -> None:
+        """DTMF from the SIP side, as the SDKs' APP_DATA event (PROTOCOL.md §4.6)."""
+        log.info("DTMF from SIP: %s (%s)", digit, source, extra={"call": self.call_id})
+        await self.session.send("OnDataEvent", {"payload": {
+            "event": "DTMF", "callId": self.call_id, "dtmf": digit, "type": source}})
+
+    def has_telephone_event(self) -> bool:
+        """Whether the SIP side negotiated RFC 4733 telephone-event for audio."""
+        plan = self.media.plan
+        audio = plan.by_kind("audio") if plan is not None else None
+        return audio is not None and audio.sip_dtmf is not None and self.media.bridge is not None
 
     def start_dtmf(self, digits: str) -> None:
         """RFC 4733 events on the SIP stream, paced by a task of the call."""
@@ -399,8 +414,19 @@ class Call:
                     await self.notify(notices.established())
             dialog.sent_response(request, response)
             await incoming.respond(response)
+        elif method == "NOTIFY":
+            await control.refer_notify(self, incoming)
+        elif method == "INFO":
+            digits = control.info_digits(request)
+            response = incoming.response(200 if digits or not request.body else 415)
+            dialog.sent_response(request, response)
+            await incoming.respond(response)
+            if digits:
+                await self.dtmf_to_page(digits, "INFO")
+        elif method == "REFER":
+            await control.refer_received(self, incoming)
         else:
-            response = incoming.response(200 if method in ("INVITE", "UPDATE", "OPTIONS", "INFO", "NOTIFY") else 501)
+            response = incoming.response(200 if method in ("INVITE", "UPDATE", "OPTIONS") else 501)
             dialog.sent_response(request, response)
             await incoming.respond(response)
 

@@ -15,6 +15,7 @@ import trio
 
 from wcs_trio.core.api.protocol import Message, ProtocolError
 from wcs_trio.core.api.session import ClientSession
+from wcs_trio.core.calls import control
 from wcs_trio.core.calls.call import Call, check_sip_headers
 from wcs_trio.core.media.dtmf import BadDigit, check_digits
 from wcs_trio.core.media.ports import NoFreePorts, PortPool
@@ -52,7 +53,8 @@ async def install(gateway: Gateway, nursery: trio.Nursery) -> None:
     gateway.services.update(
         sip=stack, webrtc=endpoint, transcodable=TRANSCODABLE,
         port_pool=PortPool(settings.listen, settings.media_port_from, settings.media_port_to))
-    gateway.handlers.update(call=on_call, answer=on_answer, hangup=on_hangup, sendDtmf=on_send_dtmf)
+    gateway.handlers.update(call=on_call, answer=on_answer, hangup=on_hangup, sendDtmf=on_send_dtmf,
+                            hold=on_hold, unhold=on_unhold, transfer=on_transfer)
     gateway.session_openers.append(register_session)
     gateway.session_closers.append(close_session)
     log.info("SIP on %s:%s (udp/tcp) %s; WebRTC on udp %s:%s", settings.listen, stack.ports.get("udp"),
@@ -179,11 +181,7 @@ async def on_call(session: ClientSession, message: Message) -> None:
 
 
 async def on_answer(session: ClientSession, message: Message) -> None:
-    body = message.body
-    call = _calls(session).get(body["callId"])
-    if call is None:
-        raise ProtocolError("no such call", field="callId")
-    await call.answered_by_browser(body["sdp"], body)
+    await _call(session, message).answered_by_browser(message.body["sdp"], message.body)
 
 
 async def on_hangup(session: ClientSession, message: Message) -> None:
@@ -192,19 +190,45 @@ async def on_hangup(session: ClientSession, message: Message) -> None:
         session.nursery.start_soon(call.hangup)
 
 
-async def on_send_dtmf(session: ClientSession, message: Message) -> None:
-    body = message.body
-    call = _calls(session).get(body["callId"])
+def _call(session: ClientSession, message: Message) -> Call:
+    call = _calls(session).get(message.body["callId"])
     if call is None:
         raise ProtocolError("no such call", field="callId")
+    return call
+
+
+async def on_send_dtmf(session: ClientSession, message: Message) -> None:
+    """RFC2833 (default): RFC 4733 events in the RTP, or SIP INFO when the SIP side has no
+    telephone-event; INFO: application/dtmf-relay; INFO_RELAY: application/dtmf."""
+    body = message.body
+    call = _call(session, message)
     try:
         digits = check_digits(str(body["dtmf"]))
     except BadDigit as error:
         raise ProtocolError(str(error), field="dtmf") from None
-    bridge = call.media.bridge
-    if bridge is None:
-        raise ProtocolError("the call has no media yet", field="callId")
-    call.start_dtmf(digits)
+    kind = str(body.get("type") or "RFC2833").upper()
+    if kind not in ("RFC2833", "INFO", "INFO_RELAY"):
+        raise ProtocolError(f"type {kind!r} is not RFC2833, INFO or INFO_RELAY", field="type")
+    if kind == "RFC2833" and call.has_telephone_event():
+        call.start_dtmf(digits)
+        return
+    content_type = "application/dtmf" if kind == "INFO_RELAY" else "application/dtmf-relay"
+    session.nursery.start_soon(control.send_info_dtmf, call, digits, content_type)
+
+
+async def on_hold(session: ClientSession, message: Message) -> None:
+    call = _call(session, message)
+    session.nursery.start_soon(control.hold, call, True)
+
+
+async def on_unhold(session: ClientSession, message: Message) -> None:
+    call = _call(session, message)
+    session.nursery.start_soon(control.hold, call, False)
+
+
+async def on_transfer(session: ClientSession, message: Message) -> None:
+    call = _call(session, message)
+    session.nursery.start_soon(control.transfer, call, str(message.body["target"]))
 
 
 async def incoming_request(session: ClientSession, incoming: IncomingRequest) -> None:

@@ -1,0 +1,187 @@
+"""In-call requests: hold and unhold (re-INVITE), blind transfer (REFER), DTMF over SIP INFO.
+
+These run on an established :class:`~wcs_trio.core.calls.call.Call` and its dialog.
+RFC 3264 §8.4 (hold), RFC 3515 and RFC 5589 (REFER, NOTIFY with message/sipfrag),
+RFC 6086 (INFO); the ``application/dtmf-relay`` body is the de-facto form most PBXs read.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from wcs_trio.core.api.protocol import ProtocolError
+from wcs_trio.core.calls import status as notices
+from wcs_trio.core.calls.status import CallStatus, Notice
+from wcs_trio.core.sip.auth import Credentials, DigestClient
+from wcs_trio.core.sip.dialog import DialogState
+from wcs_trio.core.sip.errors import SipAccountError
+from wcs_trio.core.sip.headers import CSeq
+from wcs_trio.core.sip.message import Request, Response
+from wcs_trio.core.sip.stack import IncomingRequest
+from wcs_trio.core.sip.uri import NameAddr
+
+if TYPE_CHECKING:
+    from wcs_trio.core.calls.call import Call
+
+log = logging.getLogger("wcs_trio.calls")
+
+DTMF_DURATION_MS = 160
+
+
+async def send_in_dialog(call: Call, request: Request) -> Response:
+    """Send an in-dialog request and wait for its final answer (one digest retry)."""
+    from wcs_trio.core.calls.call import next_hop
+
+    dialog = call.dialog
+    assert dialog is not None
+    trace = call.session.extensions.get("sip_trace")
+    digest = DigestClient(Credentials(call.account.auth_user, call.account.password))
+    for attempt in range(2):
+        out = await call.stack.start_request(request, next_hop(dialog, call.account), trace=trace)
+        response = await out.wait()
+        if response.status in (401, 407) and attempt == 0 and digest.accept(response, retried=False):
+            request = request.copy()
+            request.remove("Via")
+            dialog.local_seq = (dialog.local_seq or 0) + 1
+            request.set("CSeq", CSeq(dialog.local_seq, request.method))
+            digest.authorize(request)
+            continue
+        dialog.receive_response(request, response)
+        if request.method == "INVITE" and 200 <= response.status < 300:
+            await call.stack.send_ack(out, dialog.create_ack(request))
+        return response
+    return response
+
+
+def _established(call: Call, api_method: str) -> None:
+    if call.dialog is None or call.dialog.state is not DialogState.CONFIRMED or call.ended:
+        raise ProtocolError("the call is not established", field="callId", api_method=api_method)
+
+
+async def hold(call: Call, on_hold: bool) -> None:
+    """The page's hold/unhold: our re-offer with sendonly (inactive if held already) or sendrecv."""
+    api_method = "hold" if on_hold else "unhold"
+    _established(call, api_method)
+    if on_hold == (call.status is CallStatus.HOLD):
+        return  # already there; the page gets its status again below
+    offer = call.media.hold_offer(on_hold)
+    request = call.dialog.create_request(  # type: ignore[union-attr]
+        "INVITE", body=offer.to_bytes(), content_type="application/sdp",
+        headers=[("Contact", call.stack.contact_for(call.account.user, call.account.target))])
+    for _ in range(2):  # RFC 3261 §14.1: one retry after glare
+        response = await send_in_dialog(call, request)
+        if response.status != 491:
+            break
+        await trio.sleep(call.dialog.glare_retry_after(owns_call_id=call.direction == "outgoing"))  # type: ignore[union-attr]
+        request = call.dialog.create_request(  # type: ignore[union-attr]
+            "INVITE", body=offer.to_bytes(), content_type="application/sdp")
+    if not 200 <= response.status < 300:
+        await call.session.send("fail", {
+            "apiMethod": api_method, "callId": call.call_id, "sipStatus": response.status,
+            "sipMessage": response.reason, "info": f"{response.status} {response.reason}"})
+        return
+    if response.body:
+        call.media.reoffer_accepted(offer, response.body)
+    bridge = call.media.bridge
+    if bridge is not None:
+        # The holder's party hears nothing from the holder either: both ways pause, and
+        # resume with continuous sequence numbers and timestamps.
+        bridge.hold("inactive" if on_hold else "sendrecv")
+    await call.notify(Notice("hold", CallStatus.HOLD) if on_hold else notices.established())
+
+
+async def transfer(call: Call, target: str) -> None:
+    """Blind transfer (RFC 5589 §6): REFER the other party to ``target``; NOTIFYs report progress."""
+    _established(call, "transfer")
+    try:
+        refer_to = call.account.uri_for(target)
+    except (SipAccountError, ValueError) as error:
+        raise ProtocolError(f"target: {error}", field="target", api_method="transfer") from None
+    request = call.dialog.create_request("REFER", headers=[  # type: ignore[union-attr]
+        ("Refer-To", NameAddr(refer_to)),
+        ("Referred-By", NameAddr(call.account.aor)),
+        ("Contact", call.stack.contact_for(call.account.user, call.account.target)),
+    ])
+    response = await send_in_dialog(call, request)
+    if 200 <= response.status < 300:
+        call.transferring = True
+        await transfer_event(call, "ACCEPTED", response.status, response.reason)
+    else:
+        await transfer_event(call, "FAILED", response.status, response.reason)
+
+
+async def transfer_event(call: Call, status: str, sip_status: int | None = None, reason: str = "") -> None:
+    body: dict[str, object] = {"callId": call.call_id, "status": status}
+    if sip_status is not None:
+        body.update(sipStatus=sip_status, sipMessage=reason)
+    await call.session.send("notifyTransferEvent", body)
+
+
+async def refer_notify(call: Call, incoming: IncomingRequest) -> None:
+    """A NOTIFY about our REFER (RFC 3515 §2.4.5): its sipfrag says how the transfer goes."""
+    request = incoming.request
+    await incoming.respond(200)
+    if not call.transferring or not (request.get("Event") or "").lower().startswith("refer"):
+        return
+    line = request.body.decode("utf-8", "replace").split("\r\n", 1)[0].split("\n", 1)[0]
+    parts = line.split(" ", 2)
+    try:
+        code = int(parts[1])
+    except (IndexError, ValueError):
+        return
+    reason = parts[2] if len(parts) > 2 else ""
+    if code < 200:
+        await transfer_event(call, "TRYING", code, reason)
+        return
+    call.transferring = False
+    if code < 300:
+        await transfer_event(call, "COMPLETED", code, reason)
+        await call.hangup("Transferred")  # RFC 5589 §6: the transferor leaves the call
+    else:
+        await transfer_event(call, "FAILED", code, reason)
+
+
+async def send_info_dtmf(call: Call, digits: str, content_type: str) -> None:
+    """DTMF as SIP INFO, one request per digit (``application/dtmf-relay`` or ``application/dtmf``)."""
+    _established(call, "sendDtmf")
+    for digit in digits:
+        if content_type == "application/dtmf-relay":
+            body = f"Signal={digit}\r\nDuration={DTMF_DURATION_MS}\r\n".encode()
+        else:
+            body = digit.encode()
+        request = call.dialog.create_request("INFO", body=body, content_type=content_type)  # type: ignore[union-attr]
+        response = await send_in_dialog(call, request)
+        if not 200 <= response.status < 300:
+            await call.session.send("fail", {
+                "apiMethod": "sendDtmf", "callId": call.call_id, "sipStatus": response.status,
+                "sipMessage": response.reason, "info": f"INFO: {response.status} {response.reason}"})
+            return
+
+
+def info_digits(request: Request) -> str:
+    """The digits of an INFO carrying DTMF, in either common form; '' when it carries none."""
+    ctype = (request.content_type or "").lower()
+    text = request.body.decode("utf-8", "replace")
+    if ctype == "application/dtmf-relay":
+        for line in text.splitlines():
+            name, _, value = line.partition("=")
+            if name.strip().lower() == "signal":
+                return value.strip()[:1].upper()
+        return ""
+    if ctype == "application/dtmf":
+        return text.strip()[:1].upper()
+    return ""
+
+
+async def refer_received(call: Call, incoming: IncomingRequest) -> None:
+    """A REFER from the SIP side: the gateway would call the target for the browser.
+
+    Not built yet: refused with 501 so the transferor keeps the call (RFC 3515 §2.4.2).
+    """
+    response = incoming.response(501, "Not Implemented")
+    if call.dialog is not None:
+        call.dialog.sent_response(incoming.request, response)
+    await incoming.respond(response)
