@@ -111,6 +111,25 @@ class Rig:
             return
         raise AssertionError(f"left in the world after {timeout} s: {json.dumps(left)[:3000]}")
 
+    def sip_seen(self, start: str, source: str | None = None) -> list[str]:
+        """Kamailio's log lines for requests (``"REQ BYE"``) or replies (``"REPLY 200 OK BYE"``)
+        that start with ``start``, optionally only those that came from ``source`` (an address)."""
+        lines = [line for line in self.kamailio.log().splitlines() if f"<script>: {start}" in line]
+        if source is not None:
+            lines = [line for line in lines if f" from {source}:" in line]
+        return lines
+
+    def bound_media_ports(self) -> list[int]:
+        """The gateway's SIP-side media ports that still have a UDP socket bound (should be none
+        once every call ended). Read from /proc/net/udp, which this thread sees for the lab."""
+        low, high = self.gateway().media_ports
+        ports = []
+        for line in Path("/proc/thread-self/net/udp").read_text().splitlines()[1:]:
+            port = int(line.split()[1].rsplit(":", 1)[1], 16)
+            if low <= port <= high:
+                ports.append(port)
+        return sorted(ports)
+
     def logs(self) -> str:
         """Every log of the lab, for a failing test's report."""
         parts = [f"--- kamailio\n{self.kamailio.log()[-4000:]}"]
@@ -150,13 +169,16 @@ async def running_lab(
     *,
     gateway: bool = True,
     settings: Sequence[str] = (),
+    sip_port: int = 5060,
 ) -> AsyncIterator[Rig]:
     """Namespace + Kamailio on 10.99.0.1 + ``phones`` registered there + the gateway; all torn down after."""
     with lab() as net:
         prefix = net.exec_prefix()
         async with AsyncExitStack() as stack:
-            k = await stack.enter_async_context(
-                kamailio(workdir, address=HOST_A, prefix=prefix, noauth_calls=True))
+            # 5060, the port a Request-URI without one means (RFC 3263 §4.2): the namespace is
+            # private, so the well-known port is free, and a URI like sip:10005@10.99.0.1 routes.
+            k = await stack.enter_async_context(kamailio(
+                workdir, address=HOST_A, prefix=prefix, noauth_calls=True, sip_port=sip_port))
             registrar = f"{HOST_A}:{k.ports['udp']}"
             running: dict[str, Baresip] = {}
             for n, phone in enumerate(phones):

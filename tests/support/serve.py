@@ -26,6 +26,7 @@ class Server:
     log_path: Path
     wss_port: int = 0
     https_port: int = 0
+    media_ports: tuple[int, int] = (0, 0)  # the SIP-side RTP/RTCP range, inclusive
 
     @property
     def ws_url(self) -> str:
@@ -86,7 +87,8 @@ async def running_server(
     with log_path.open("wb") as log_file:
         process = await trio.lowlevel.open_process(
             [*prefix, *serve_command(args)], stdout=log_file, stderr=subprocess.STDOUT, env=full_env)
-    server = Server(process, ws_port, http_port, sip_port, webrtc_port, log_path, wss_port, https_port)
+    server = Server(process, ws_port, http_port, sip_port, webrtc_port, log_path, wss_port, https_port,
+                    (media_from, media_from + 9))
     try:
         with trio.fail_after(ready_timeout):
             while not await _http_ready(http_port):
