@@ -40,7 +40,9 @@ ADMIN_TOKEN = "lab-admin-token"
 BARESIP_SIP_BASE = 15050
 BARESIP_CTRL_BASE = 14050
 BARESIP_RTP_BASE = 20000
-VIDEO_MODULES = ("avcodec.so", "vp8.so", "fakevideo.so")
+H264 = ("avcodec.so",)  # Debian's baresip: H.264 (libx264), H.263, MPEG-4, H.265 through FFmpeg
+VP8 = ("vp8.so",)
+VIDEO = H264 + VP8
 
 
 @attrs.frozen
@@ -50,7 +52,7 @@ class Phone:
     user: str
     tone_hz: int = 440
     answer: str = "auto"  # baresip answermode: auto, manual, early
-    video: bool = False
+    video: tuple[str, ...] = ()  # video codec modules (H264, VP8, VIDEO); fakevideo is the camera
 
 
 @attrs.define
@@ -190,7 +192,7 @@ async def running_lab(
                     listen=f"{HOST_B}:{BARESIP_SIP_BASE + 10 * n}",
                     ctrl_port=BARESIP_CTRL_BASE + 10 * n, rtp_ports=(rtp, rtp + 99),
                     tone_hz=phone.tone_hz, answer=phone.answer,
-                    video_modules=VIDEO_MODULES if phone.video else ())
+                    video_modules=(*phone.video, "fakevideo.so") if phone.video else ())
                 running[phone.user] = await stack.enter_async_context(running_baresip(
                     folder, user=phone.user, ctrl_host="127.0.0.1",
                     ctrl_port=BARESIP_CTRL_BASE + 10 * n, prefix=prefix))
