@@ -8,65 +8,20 @@ measures what it hears; baresip plays 440 Hz and records what it hears.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
-from trio_websocket import WebSocketConnection, open_websocket_url
+from trio_websocket import open_websocket_url
 
+from tests.e2e.sdk_client import aiortc_client, connection, expect, send
 from tests.support.audio import analyse_wav, loud_seconds
-from tests.support.lab import Phone, Rig, running_lab
+from tests.support.lab import Phone, running_lab
 
 pytestmark = pytest.mark.peers
-CLIENT = Path(__file__).with_name("aiortc_client.py")
 AIORTC_HZ = 1200
 SOFTPHONE_HZ = 440
-
-
-async def expect(ws: WebSocketConnection, name: str, timeout: float = 10.0) -> Any:
-    """The next frame named ``name`` (answering pings); returns its data array."""
-    with trio.fail_after(timeout):
-        while True:
-            frame = json.loads(await ws.get_message())
-            if frame["message"] == "ping":
-                await ws.send_message(json.dumps({"message": "pong", "data": [None]}))
-            elif frame["message"] == name:
-                return frame["data"]
-            elif frame["message"] in ("fail", "finish"):
-                raise AssertionError(f"got {frame} while waiting for {name}")
-
-
-async def send(ws: WebSocketConnection, name: str, *data: Any) -> None:
-    await ws.send_message(json.dumps({"message": name, "data": list(data)}))
-
-
-class Lines:
-    """Newline-delimited JSON from a subprocess's stdout."""
-
-    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
-        self.stream = stream
-        self.buffer = b""
-
-    async def next(self, timeout: float) -> dict[str, Any]:
-        with trio.fail_after(timeout):
-            while b"\n" not in self.buffer:
-                chunk = await self.stream.receive_some(65536)
-                if not chunk:
-                    raise AssertionError("aiortc client exited")
-                self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return dict(json.loads(line))
-
-
-def connection(rig: Rig, user: str) -> dict[str, Any]:
-    return {"appKey": "defaultApp", "mediaProviders": ["WebRTC"], "clientVersion": "2.0",
-            "sipLogin": user, "sipAuthenticationName": user, "sipPassword": f"{user}pw",
-            "sipDomain": rig.domain, "sipOutboundProxy": rig.domain, "sipPort": str(rig.sip_port),
-            "sipRegisterRequired": True}
 
 
 async def test_aiortc_calls_baresip_through_the_gateway_with_audio_both_ways(tmp_path: Path) -> None:
@@ -76,14 +31,8 @@ async def test_aiortc_calls_baresip_through_the_gateway_with_audio_both_ways(tmp
             await send(ws, "connection", connection(rig, "10040"))
             await expect(ws, "getUserData")
             await expect(ws, "registered")
-            client = await trio.lowlevel.open_process(
-                [*rig.lab.exec_prefix(), sys.executable, str(CLIENT), "--tone", str(AIORTC_HZ),
-                 "--seconds", "4"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=(tmp_path / "aiortc.log").open("wb"))
-            try:
-                assert client.stdout is not None and client.stdin is not None
-                lines = Lines(client.stdout)
+            async with aiortc_client(rig, tmp_path / "aiortc.log", AIORTC_HZ, 4) as (client, lines):
+                assert client.stdin is not None
                 offer = (await lines.next(15))["offer"]
                 call_id = str(uuid.uuid4())
                 await send(ws, "call", {
@@ -104,11 +53,6 @@ async def test_aiortc_calls_baresip_through_the_gateway_with_audio_both_ways(tmp
                 await send(ws, "hangup", {"callId": call_id})
                 finish = (await expect(ws, "finish"))[0]
                 assert finish["status"] == "FINISH", finish
-            finally:
-                with trio.CancelScope(shield=True):
-                    if client.poll() is None:
-                        client.kill()
-                    await client.wait()
             await phone.control.wait_event("CALL_CLOSED")
             await rig.until_none_left("CallInfo")
         await trio.sleep(0.3)
