@@ -230,7 +230,7 @@ class Call:
             send, receive = trio.open_memory_channel[Response](16)
             self.outgoing = await self.stack.start_request(
                 request, self.account.target, trace=trace, on_provisional=send.send_nowait)
-            final = await self._await_final(self.outgoing, receive)
+            final = await self._await_final(self.outgoing, send, receive)
             if final.status in (401, 407) and digest.accept(final, retried=answered):
                 request = request.copy()
                 request.remove("Via")
@@ -249,14 +249,16 @@ class Call:
         await self.end(notices.failed("Authentication failed", 403, "Forbidden"))
         return None
 
-    async def _await_final(self, out: OutgoingRequest, provisional: trio.MemoryReceiveChannel[Response]) -> Response:
+    async def _await_final(self, out: OutgoingRequest, send: trio.MemorySendChannel[Response],
+                           provisional: trio.MemoryReceiveChannel[Response]) -> Response:
+        """Follow provisional responses until the final one; every 1xx is handled before it."""
         async with trio.open_nursery() as nursery:
             async def pump() -> None:
                 async for response in provisional:
                     await self._provisional(response)
             nursery.start_soon(pump)
             final = await out.wait()
-            nursery.cancel_scope.cancel()
+            send.close()  # no 1xx follows a final response: the pump drains and ends
         return final
 
     async def _provisional(self, response: Response) -> None:
