@@ -45,7 +45,8 @@ class ClientSession:
     _send_lock: trio.Lock = attrs.field(factory=trio.Lock)
     _nursery: trio.Nursery | None = None
     _done: trio.Event = attrs.field(factory=trio.Event)
-    _reattached: trio.Event = attrs.field(factory=trio.Event)
+    # Set once the page has its getUserData on the current socket; a new Event while detached.
+    _ready: trio.Event = attrs.field(factory=trio.Event)
     closed: bool = False
     # Free for the systems that serve this session (registration, calls) to keep their handles.
     extensions: dict[str, Any] = attrs.field(factory=dict)
@@ -114,11 +115,20 @@ class ClientSession:
         self._socket = socket
         self.info.detached_since = None
 
+    def mark_ready(self) -> None:
+        """The page on the current socket knows the session (getUserData sent)."""
+        self._ready.set()
+
+    async def wait_ready(self) -> None:
+        """Until a page is attached and knows the session (a keepAlive page may be away)."""
+        await self._ready.wait()
+
     async def detach(self, socket: WebSocketConnection, reason: str) -> None:
         """The WebSocket went away: keep a keepAlive session, close any other."""
         if self._socket is not socket:
             return  # a newer socket took over already
         self._socket = None
+        self._ready = trio.Event()
         if self.keep_alive and not self.closed:
             self.info.detached_since = trio.current_time()
             self.set_status("DISCONNECTED")

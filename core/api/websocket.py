@@ -121,6 +121,7 @@ async def _serve_socket(gateway: Gateway, socket: WebSocketConnection, remote: s
             user_data["login"] = user_data["sipLogin"]
         session.set_status("ESTABLISHED")
         await session.send("getUserData", user_data)
+        session.mark_ready()
         if not resumed:
             for step in list(gateway.session_openers):
                 session.nursery.start_soon(step, session)

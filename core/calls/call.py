@@ -315,10 +315,12 @@ class Call:
                     await incoming.respond(488, "Not Acceptable Here")
                     self.ended = True
                     return
+                await incoming.respond(180, "Ringing")
+                with trio.move_on_after(ANSWER_TIMEOUT):
+                    await self.session.wait_ready()  # a keepAlive page may be away: it rings
                 await self.session.send("setRemoteSDP", self.call_id, offer.to_text())
                 await self.session.send("notifyIncomingCall", self._body(status=CallStatus.NEW.value,
                                                                          mediaProvider="WebRTC"))
-                await incoming.respond(180, "Ringing")
                 await self.notify(Notice("ring", CallStatus.RING, 180, "Ringing"))
                 answer = await self._wait_for_answer(incoming)
                 if answer is None:

@@ -57,6 +57,7 @@ async def install(gateway: Gateway, nursery: trio.Nursery) -> None:
                             hold=on_hold, unhold=on_unhold, transfer=on_transfer)
     gateway.session_openers.append(register_session)
     gateway.session_closers.append(close_session)
+    gateway.session_resumers.append(resume_session)
     log.info("SIP on %s:%s (udp/tcp) %s; WebRTC on udp %s:%s", settings.listen, stack.ports.get("udp"),
              f"tls {stack.ports['tls']}" if "tls" in stack.ports else "", settings.listen, endpoint.port)
 
@@ -117,6 +118,15 @@ async def _registration_failed(session: ClientSession, event: RegistrationEvent)
     await session.send("fail", {"apiMethod": "RegistrationStatusEvent", "status": "FAILED",
                                 "sipStatus": event.status, "sipMessage": event.reason, "info": info})
     await session.close(f"registration failed: {info}")
+
+
+async def resume_session(session: ClientSession) -> None:
+    """A keepAlive page is back (PROTOCOL.md §5): it hears its registration again; pending
+    incoming calls reach it by themselves (they wait for the page)."""
+    state = session.gateway.world.try_get(session.entity, RegistrationState)
+    if state is not None and state.status == "REGISTERED":
+        session.set_status("REGISTERED")
+        await session.send("registered", {})
 
 
 async def close_session(session: ClientSession, reason: str) -> None:
@@ -238,13 +248,15 @@ async def incoming_request(session: ClientSession, incoming: IncomingRequest) ->
         await incoming.respond(405 if request.method != "MESSAGE" else 415)
         return
     if not session.attached:
-        # A keepAlive session without its WebSocket: push plugins may wake the page, but
-        # nobody can answer this INVITE now (holding it for the page is not built yet).
-        session.gateway.plugins.hook.wcs_incoming_call_detached(
+        # A keepAlive page that went away (PROTOCOL.md §5): push plugins may wake it; the
+        # call rings and reaches the page when it comes back with its authToken.
+        pushed = session.gateway.plugins.hook.wcs_incoming_call_detached(
             session_id=session.session_id, call_id="", caller=str(request.from_.uri),
             callee=str(request.uri))
-        await incoming.respond(480, "Temporarily Unavailable")
-        return
+        if not session.keep_alive:
+            await incoming.respond(480, "Temporarily Unavailable")
+            return
+        log.info("incoming call for a detached keepAlive session (push %s)", "sent" if pushed else "none")
     account = _account(session, "call")
     caller_uri = request.from_.uri
     caller = getattr(caller_uri, "user_decoded", None) or str(caller_uri)

@@ -155,3 +155,34 @@ async def test_incoming_call_answered_by_the_browser_ends_with_the_callers_bye(t
                 await caller.wait()
             assert caller.returncode == 0  # SIPp saw every answer it expected, BYE included
         assert await trio.to_thread.run_sync(snapshot_calls, server) == []
+
+
+async def test_keepalive_page_away_gets_the_pending_incoming_call_when_it_returns(tmp_path: Path) -> None:
+    async with running_server(tmp_path, ["admin_token=t0ken"]) as server:
+        async with open_websocket_url(server.ws_url) as ws:
+            await ws.send_message(json.dumps({"message": "connection", "data": [{
+                "sipLogin": "alice", "sipDomain": "127.0.0.1", "sipRegisterRequired": False,
+                "keepAlive": True}]}))
+            token = (await receive(ws, "getUserData", []))["data"][0]["authToken"]
+        # The page is gone (a phone put it in the background); a call comes in meanwhile.
+        async with sipp(tmp_path, f"127.0.0.1:{server.sip_port}", "-sn", "uac", "-s", "alice",
+                        "-p", str(free_port()), "-d", "2000") as caller, \
+                aiortc("--answer", "active", "--seconds", "2", "--no-video") as browser:
+            await trio.sleep(1.0)
+            async with open_websocket_url(server.ws_url) as ws:
+                await ws.send_message(json.dumps({"message": "connection", "data": [{"authToken": token}]}))
+                seen: list[dict[str, Any]] = []
+                hello = await receive(ws, "getUserData", seen)
+                assert hello["data"][0]["authToken"] == token and hello["data"][0]["sipLogin"] == "alice"
+                offer = await receive(ws, "setRemoteSDP", seen)
+                await receive(ws, "notifyIncomingCall", seen)
+                assert [m["message"] for m in seen] == ["getUserData", "setRemoteSDP", "notifyIncomingCall"]
+                await browser.write({"offer": offer["data"][1]})
+                answer = (await browser.read())["answer"]
+                await ws.send_message(json.dumps({"message": "answer", "data": [{
+                    "callId": offer["data"][0], "incoming": True, "sdp": answer}]}))
+                assert (await receive(ws, "talk", seen))["data"][0]["status"] == "ESTABLISHED"
+                await receive(ws, "finish", seen)
+                with trio.fail_after(10):
+                    await caller.wait()
+                assert caller.returncode == 0
