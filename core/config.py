@@ -92,6 +92,15 @@ def parse_path(text: str) -> str:
     return value
 
 
+def parse_demo_prefix(text: str) -> str:
+    """A SIP user-part prefix: letters, digits and ``-_.!~*'()`` (RFC 3261 §25.1 unreserved)."""
+    value = text.strip()
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()")
+    if any(ch not in allowed for ch in value):
+        raise ValueError(f"expected letters, digits and -_.!~*'() only, got {text!r}")
+    return value
+
+
 def parse_log_level(text: str) -> str:
     value = text.strip().upper()
     if value not in LOG_LEVELS:
@@ -220,6 +229,13 @@ class Settings:
     log_level: str = key("log_level", "INFO", parse_log_level, "DEBUG, INFO, WARNING or ERROR.")
     demo_enabled: bool = key(
         "demo.enabled", True, parse_bool, "Built-in demo endpoints (echo, tone, ivr).")
+    demo_prefix: str = key(
+        "demo.prefix", "", parse_demo_prefix,
+        "User-part prefix of the demo endpoints (e.g. `demo-`: `demo-echo`); a prefixed callee reaches "
+        "them from any session, even one registered at a SIP server.")
+    demo_echo_delay_ms: int = key(
+        "demo.echo_delay_ms", 500, parse_int(0, 10_000),
+        "How long the `echo` endpoint holds what it hears before sending it back (ms).")
 
     @property
     def local_address(self) -> str:
