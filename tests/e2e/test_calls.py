@@ -85,10 +85,11 @@ async def test_outgoing_call_hangup_from_baresip(tmp_path: Path) -> None:
         softphone_heard_the_browser(phone)
 
 
-async def test_incoming_call_from_baresip_answered_in_the_browser(tmp_path: Path) -> None:
+@pytest.mark.parametrize("official", [False, True], ids=["ours", "official"])
+async def test_incoming_call_from_baresip_answered_in_the_browser(tmp_path: Path, official: bool) -> None:
     async with running_lab(tmp_path, [Phone("10005", SOFTPHONE_HZ)]) as rig:
         phone = rig.phones["10005"]
-        async with phone_page(rig, "10022") as page:
+        async with phone_page(rig, "10022", official=official) as page:
             await register(page)
             reply = await phone.control.command("dial", rig.uri("10022"))
             assert reply["ok"], reply
