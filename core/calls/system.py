@@ -28,6 +28,7 @@ from wcs_trio.core.sip.trace import MessageTrace
 from wcs_trio.core.state.components import CallInfo, RegistrationState, SipAccountInfo
 from wcs_trio.core.webrtc.endpoint import WebRtcEndpoint
 from wcs_trio.plugins.demo import install_demo
+from wcs_trio.plugins.demo import install_demo
 
 if TYPE_CHECKING:
     from wcs_trio.core.gateway import Gateway
@@ -60,6 +61,8 @@ async def install(gateway: Gateway, nursery: trio.Nursery) -> None:
     gateway.session_resumers.append(resume_session)
     log.info("SIP on %s:%s (udp/tcp) %s; WebRTC on udp %s:%s", settings.listen, stack.ports.get("udp"),
              f"tls {stack.ports['tls']}" if "tls" in stack.ports else "", settings.listen, endpoint.port)
+    if settings.demo_enabled:
+        await install_demo(gateway, nursery)  # issue 9: echo, tone, ivr on our own SIP port
     if settings.demo_enabled:
         await install_demo(gateway, nursery)  # issue 9: echo, tone, ivr on our own SIP port
 
