@@ -19,7 +19,6 @@ from wcs_trio.core.calls import control
 from wcs_trio.core.calls.call import Call, check_sip_headers
 from wcs_trio.core.media.dtmf import BadDigit, check_digits
 from wcs_trio.core.media.ports import NoFreePorts, PortPool
-from wcs_trio.core.media.transcode import TRANSCODABLE
 from wcs_trio.core.sip.account import SipAccount
 from wcs_trio.core.sip.errors import SipAccountError, SipError
 from wcs_trio.core.sip.registration import Registration, RegistrationEvent, RegState
@@ -28,13 +27,14 @@ from wcs_trio.core.sip.trace import MessageTrace
 from wcs_trio.core.state.components import CallInfo, RegistrationState, SipAccountInfo
 from wcs_trio.core.webrtc.endpoint import WebRtcEndpoint
 from wcs_trio.plugins.demo import install_demo
-from wcs_trio.plugins.demo import install_demo
 
 if TYPE_CHECKING:
     from wcs_trio.core.gateway import Gateway
 
 log = logging.getLogger("wcs_trio.calls")
 
+# Encodings the media bridge can transcode between (codecs/g711.py, codecs/opus.py).
+TRANSCODABLE = ("pcmu", "pcma", "opus")
 UNREGISTER_TIMEOUT = 1.0
 
 
@@ -61,8 +61,6 @@ async def install(gateway: Gateway, nursery: trio.Nursery) -> None:
     gateway.session_resumers.append(resume_session)
     log.info("SIP on %s:%s (udp/tcp) %s; WebRTC on udp %s:%s", settings.listen, stack.ports.get("udp"),
              f"tls {stack.ports['tls']}" if "tls" in stack.ports else "", settings.listen, endpoint.port)
-    if settings.demo_enabled:
-        await install_demo(gateway, nursery)  # issue 9: echo, tone, ivr on our own SIP port
     if settings.demo_enabled:
         await install_demo(gateway, nursery)  # issue 9: echo, tone, ivr on our own SIP port
 
