@@ -2,7 +2,7 @@
 
 - ``codecs``: the codecs offered to SIP, in this order. A configured codec the
   browser did not offer is added from :data:`~wcs_trio.core.sdp.rtpcodec.CONFIG_CODECS`
-  (the media bridge transcodes if the SIP side picks it).
+  when the media bridge can transcode it (``TRANSCODABLE``); others are left out.
 - ``codecs_exclude_sip``: never offered to SIP.
 - ``allow_outside_codecs``: browser codecs beyond ``codecs`` are kept (after the
   configured ones) instead of dropped.
@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from wcs_trio.core.hookspecs import hookimpl
+from wcs_trio.core.media.transcode import TRANSCODABLE
 from wcs_trio.core.sdp.errors import SdpError
 from wcs_trio.core.sdp.model import MediaSection, SessionDescription
 from wcs_trio.core.sdp.rtpcodec import (
@@ -116,7 +117,9 @@ def apply_sip_policy(
                 matches = [pt for pt in matches if _h264_allowed(_codec(present, pt), settings)]
             if matches:
                 keep.extend(matches)
-            elif add_missing and entry.codec.key not in strip:
+            elif add_missing and entry.codec.key in TRANSCODABLE and entry.codec.key not in strip:
+                # Only what the media bridge can transcode: a PBX picking a codec
+                # nobody can produce would leave the call silent.
                 pt = str(entry.static_pt) if entry.static_pt is not None else _free_pt(sdp)
                 if pt in media.formats:
                     pt = _free_pt(sdp)

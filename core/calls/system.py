@@ -19,6 +19,7 @@ from wcs_trio.core.calls import control
 from wcs_trio.core.calls.call import Call, check_sip_headers
 from wcs_trio.core.media.dtmf import BadDigit, check_digits
 from wcs_trio.core.media.ports import NoFreePorts, PortPool
+from wcs_trio.core.media.transcode import TRANSCODABLE
 from wcs_trio.core.sip.account import SipAccount
 from wcs_trio.core.sip.errors import SipAccountError, SipError
 from wcs_trio.core.sip.registration import Registration, RegistrationEvent, RegState
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wcs_trio.calls")
 
-# Encodings the media bridge can transcode between (codecs/g711.py, codecs/opus.py).
-TRANSCODABLE = ("pcmu", "pcma", "opus")
 UNREGISTER_TIMEOUT = 1.0
 
 

@@ -57,6 +57,11 @@ class G711Codec:
         return self.law.decode(payload)
 
 
+#: Encodings (lower-case SDP names) :func:`audio_codec` can encode and decode: the only ones
+#: the gateway may offer to one side when the other side lacks them.
+TRANSCODABLE = frozenset({"pcmu", "pcma", "opus"})
+
+
 def audio_codec(choice: CodecChoice) -> AudioCodec:
     """A fresh codec object for a plan's codec choice (one per direction: Opus has state)."""
     key = choice.name.lower()

@@ -14,7 +14,7 @@ from wcs_trio.core.sdp.translate import WebRtcMedia, sip_offer_to_browser
 from .conftest import encodings, sip_offer_from, vector
 
 CHROMIUM_AUDIO = [
-    "opus/48000", "PCMA/8000", "PCMU/8000", "G729/8000", "speex/16000", "G722/8000",
+    "opus/48000", "PCMA/8000", "PCMU/8000", "G722/8000",
     "telephone-event/48000", "telephone-event/8000",
 ]
 
@@ -27,10 +27,10 @@ def rewrite(pm: pluggy.PluginManager, sdp: SessionDescription, settings: Setting
 def test_default_policy_on_a_chromium_offer(pm: pluggy.PluginManager, settings: Settings) -> None:
     sdp = rewrite(pm, sip_offer_from(), settings)
     audio, video = sdp.media
-    # `codecs` order; G729 and speex16 added; CN (outside `codecs`) dropped;
-    # telephone-event kept.
+    # `codecs` order; G729 and speex16 (not in the browser, not transcodable) left
+    # out; CN (outside `codecs`) dropped; telephone-event kept.
     assert encodings(audio) == CHROMIUM_AUDIO
-    assert audio.formats[:4] == ["111", "8", "0", "18"]
+    assert audio.formats[:4] == ["111", "8", "0", "9"]
     # H.264 only in the configured profiles (42e01f constrained baseline, 640028
     # high); VP8 after it; no VP9/AV1/red/rtx.
     assert encodings(video) == ["H264/90000/42e01f/1", "H264/90000/42e01f/0", "VP8/90000"]
@@ -99,12 +99,17 @@ def test_h264_profiles_and_packetization_mode_1_only(pm: pluggy.PluginManager, s
     assert encodings(video) == ["H264/90000/4d001f/1", "H264/90000/4d001f/0", "VP8/90000"]
 
 
-def test_h264_added_with_the_first_profile_when_browser_lacks_it(pm: pluggy.PluginManager, settings: Settings) -> None:
+def test_codecs_nobody_can_produce_are_not_offered(pm: pluggy.PluginManager, settings: Settings) -> None:
+    # The browser offers VP8 only: H.264 cannot be transcoded, so it is not offered to SIP.
     firefox = sip_offer_from("firefox_offer_audio_video.sdp")
-    firefox.media[1].keep_formats(["120"])  # VP8 only
+    firefox.media[1].keep_formats(["120"])
     video = rewrite(pm, firefox, settings).media[1]
-    assert encodings(video) == ["H264/90000/42e01f/1", "VP8/90000"]
-    assert video.formats[1] == "120" and video.formats[0] not in firefox.media[0].formats
+    assert encodings(video) == ["VP8/90000"]
+    # The browser offers PCMA only: PCMU and Opus are transcodable, so they are offered too.
+    chromium = sip_offer_from()
+    chromium.media[0].keep_formats(["8"])
+    audio = rewrite(pm, chromium, settings).media[0]
+    assert encodings(audio) == ["opus/48000", "PCMA/8000", "PCMU/8000"]
 
 
 # -- the 200 OK answer to an incoming call ------------------------------------

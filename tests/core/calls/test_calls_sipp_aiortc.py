@@ -186,3 +186,34 @@ async def test_keepalive_page_away_gets_the_pending_incoming_call_when_it_return
                 with trio.fail_after(10):
                     await caller.wait()
                 assert caller.returncode == 0
+
+
+async def test_sip_headers_and_sip_sdp_reach_the_invite(tmp_path: Path) -> None:
+    sipp_port = free_port()
+    async with sipp(tmp_path, "-sn", "uas", "-p", str(sipp_port), "-trace_msg") as callee, \
+            running_server(tmp_path) as server, \
+            aiortc("--seconds", "1", "--no-video") as browser, \
+            open_websocket_url(server.ws_url) as ws:
+        await connect(server, ws, f"127.0.0.1:{sipp_port}")
+        offer = (await browser.read())["offer"]
+        call = {"callId": "c2", "callee": "service", "sdp": offer, "hasAudio": True}
+        await ws.send_message(json.dumps({"message": "call", "data": [
+            {**call, "sipHeaders": {"Via": "SIP/2.0/UDP evil"}}]}))
+        refused = await receive(ws, "fail", [])
+        assert refused["data"][0]["field"] == "sipHeaders" and "Via" in refused["data"][0]["info"]
+        await ws.send_message(json.dumps({"message": "call", "data": [{
+            **call, "sipHeaders": {"X-Customer": "42"}, "sipSDP": ["b=AS:3000", "b-TIAS:2500000"]}]}))
+        seen: list[dict[str, Any]] = []
+        await browser.write({"answer": (await receive(ws, "setRemoteSDP", seen))["data"][1]})
+        await receive(ws, "talk", seen)
+        await ws.send_message(json.dumps({"message": "hangup", "data": [{"callId": "c2"}]}))
+        await receive(ws, "finish", seen)
+        with trio.fail_after(5):
+            await callee.wait()
+    (trace,) = tmp_path.glob("*_messages.log")
+    invite = trace.read_text().split("INVITE sip:", 1)[1].split("\n\n", 1)[0]
+    assert "X-Customer: 42" in invite
+    sdp = trace.read_text().split("INVITE sip:", 1)[1].split("v=0", 1)[1]
+    lines = [line.strip() for line in sdp.splitlines()]
+    assert lines.index("b=AS:3000") == lines.index(next(x for x in lines if x.startswith("c=IN"))) + 1
+    assert "b=TIAS:2500000" in lines and lines.index("b=TIAS:2500000") < lines.index("t=0 0")
