@@ -22,6 +22,7 @@ baresip ports below cannot clash with anything else on the machine.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -172,10 +173,21 @@ async def running_lab(
     gateway: bool = True,
     settings: Sequence[str] = (),
     sip_port: int = 5060,
+    nat: bool = False,
 ) -> AsyncIterator[Rig]:
-    """Namespace + Kamailio on 10.99.0.1 + ``phones`` registered there + the gateway; all torn down after."""
+    """Namespace + Kamailio on 10.99.0.1 + ``phones`` registered there + the gateway; all torn down after.
+
+    ``nat``: packets to 10.99.0.1 from sockets not bound to an address leave with source
+    10.99.0.2 (peers README), so e.g. the gateway's SIP socket (bound to 0.0.0.0) reaches Kamailio
+    from another address than it believes it has, as behind a NAT.
+    """
     with lab() as net:
         prefix = net.exec_prefix()
+        if nat:
+            subprocess.run(
+                ["ip", "-n", net.name, "route", "replace", "table", "local", "local", HOST_A,
+                 "dev", f"{net.name}a", "proto", "kernel", "scope", "host", "src", HOST_B],
+                check=True, capture_output=True)
         async with AsyncExitStack() as stack:
             # 5060, the port a Request-URI without one means (RFC 3263 §4.2): the namespace is
             # private, so the well-known port is free, and a URI like sip:10005@10.99.0.1 routes.
