@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.e2e.phone import BROWSER_TONE_HZ, click, phone_page, text_is
+from tests.e2e.phone import click, phone_page, text_is
 from tests.e2e.test_features_support import (
     SOFTPHONE_HZ,
     RtpTap,
+    assert_tone,
     browser_hears,
     established_call,
     opus_pt,
@@ -33,12 +34,6 @@ async def inbound_packets(page: ChromiumPage) -> int:
     """Audio packets the page's RTCPeerConnection received so far (getStats, as the page shows)."""
     return int(await page.evaluate(
         "new Promise((ok) => window.phone.call.getStats((s) => ok(s.inboundStream.audio.packetsReceived)))"))
-
-
-def assert_tone(tap: RtpTap, start: float, end: float, pt: int | None, what: str) -> None:
-    hz, rms, packets = tap.tone_between(start, end, opus_pt=pt)
-    assert packets > 0.6 * 50 * (end - start), f"{what}: {packets} packets in {end - start:.1f} s"
-    assert abs(hz - BROWSER_TONE_HZ) < 20 and rms > 0.01, f"{what}: {hz:.0f} Hz, rms {rms:.3f}"
 
 
 async def test_hold_and_unhold_from_the_browser(tmp_path: Path) -> None:

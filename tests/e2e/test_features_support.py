@@ -187,3 +187,9 @@ async def sip_codec(rig: Rig, kind: str = "audio") -> dict[str, object]:
 
 def opus_pt(codec: dict[str, object]) -> int | None:
     return int(codec["send_pt"]) if str(codec["name"]).lower() == "opus" else None  # type: ignore[call-overload]
+
+
+def assert_tone(tap: RtpTap, start: float, end: float, pt: int | None, what: str) -> None:
+    hz, rms, packets = tap.tone_between(start, end, opus_pt=pt)
+    assert packets > 0.6 * 50 * (end - start), f"{what}: {packets} packets in {end - start:.1f} s"
+    assert abs(hz - BROWSER_TONE_HZ) < 20 and rms > 0.01, f"{what}: {hz:.0f} Hz, rms {rms:.3f}"
