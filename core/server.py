@@ -93,18 +93,30 @@ async def serve(settings: Settings, *, task_status: trio.TaskStatus[Gateway] = t
         await nursery.start(partial(hypercorn_serve, make_app(gateway), _hypercorn_config(settings),
                                     mode="asgi"))
         gateway.plugins.hook.wcs_server_started(settings=settings)
-        _announce(settings)
+        sip = gateway.services.get("sip")
+        _announce(settings, sip.ports.get("udp", settings.sip_port) if sip else settings.sip_port)
         task_status.started(gateway)
 
 
-def _announce(settings: Settings) -> None:
+def _announce(settings: Settings, sip_port: int) -> None:
     host = settings.public_address if settings.listen in ("0.0.0.0", "::") else settings.listen
+    # The Phone page guesses ws://<its host>:8080 and, with no SIP server given, SIP domain
+    # <its host>:5080 (the demo endpoints); other ports go in its query string.
+    params = [f"url=ws://{host}:{settings.ws_port}"] if settings.ws_port != 8080 else []
+    params += [f"sipPort={sip_port}"] if sip_port != 5080 else []
+    query = "?" + "&".join(params) if params else ""
     lines = [
         f"wcs-trio ready: SDK WebSocket ws://{host}:{settings.ws_port}",
-        f"  Phone page:       http://{host}:{settings.http_port}/phone/",
-        f"  Phone Video page: http://{host}:{settings.http_port}/phone-video/",
+        f"  Phone page:       http://{host}:{settings.http_port}/phone/{query}",
+        f"  Phone Video page: http://{host}:{settings.http_port}/phone-video/{query}",
         f"  SDK script:       http://{host}:{settings.http_port}/flashphoner.js",
     ]
     if settings.tls_cert_file:
         lines.append(f"  secure: wss://{host}:{settings.wss_port}  https://{host}:{settings.https_port}/")
+    if settings.demo_enabled:
+        lines.append("Try it with no SIP server: open the Phone page, press Connect, then Call echo "
+                     "(hear yourself), tone-1000 or ivr (press digits, # hangs up).")
+        if settings.demo_prefix:
+            prefix = settings.demo_prefix
+            lines.append(f"  From a session registered at a SIP server: {prefix}echo, {prefix}tone-1000, {prefix}ivr.")
     print("\n".join(lines), file=sys.stderr, flush=True)

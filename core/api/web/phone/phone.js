@@ -37,9 +37,21 @@
     return secure ? `wss://${host}:8443` : `ws://${host}:8080`;
   }
 
+  // No SIP server given: the gateway itself (its default SIP port 5080, or ?sipPort= as
+  // `wcs-trio serve` prints it) is the SIP domain, and its demo endpoints (echo, tone-1000,
+  // ivr) answer: Connect then Call works right after `wcs-trio serve`.
+  function prefillDemo() {
+    $('sipLogin').value = 'guest' + String(Math.floor(1000 + Math.random() * 9000));
+    $('sipDomain').value = location.hostname || '127.0.0.1';
+    $('sipPort').value = '5080';
+    $('sipRegisterRequired').checked = false;
+    $('callee').value = 'echo';
+  }
+
   function prefill() {
     const q = new URLSearchParams(location.search);
     $('urlServer').value = q.get('url') || defaultServerUrl();
+    if (!q.has('sipDomain')) prefillDemo();
     for (const id of FIELDS) if (q.has(id)) $(id).value = q.get(id);
     if (q.has('sipRegisterRequired')) $('sipRegisterRequired').checked = q.get('sipRegisterRequired') !== 'false';
     if (q.has('keepAlive')) $('keepAlive').checked = q.get('keepAlive') === 'true';
