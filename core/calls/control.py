@@ -16,7 +16,7 @@ from wcs_trio.core.api.protocol import ProtocolError
 from wcs_trio.core.calls import status as notices
 from wcs_trio.core.calls.status import CallStatus, Notice
 from wcs_trio.core.sip.auth import Credentials, DigestClient
-from wcs_trio.core.sip.dialog import DialogState
+from wcs_trio.core.sip.dialog import Dialog, DialogState
 from wcs_trio.core.sip.errors import SipAccountError
 from wcs_trio.core.sip.headers import CSeq
 from wcs_trio.core.sip.message import Request, Response
@@ -31,11 +31,12 @@ log = logging.getLogger("wcs_trio.calls")
 DTMF_DURATION_MS = 160
 
 
-async def send_in_dialog(call: Call, request: Request) -> Response:
-    """Send an in-dialog request and wait for its final answer (one digest retry)."""
+async def send_in_dialog(call: Call, request: Request, dialog: Dialog | None = None) -> Response:
+    """Send an in-dialog request (of ``dialog``, else the call's) and wait for its final
+    answer (one digest retry)."""
     from wcs_trio.core.calls.call import next_hop
 
-    dialog = call.dialog
+    dialog = dialog or call.dialog
     assert dialog is not None
     trace = call.session.extensions.get("sip_trace")
     digest = DigestClient(Credentials(call.account.auth_user, call.account.password))
@@ -177,11 +178,102 @@ def info_digits(request: Request) -> str:
 
 
 async def refer_received(call: Call, incoming: IncomingRequest) -> None:
-    """A REFER from the SIP side: the gateway would call the target for the browser.
+    """A REFER from the SIP side (RFC 3515, RFC 5589 §6): call the target for the browser.
 
-    Not built yet: refused with 501 so the transferor keeps the call (RFC 3515 §2.4.2).
+    The transferor gets 202 and a NOTIFY "100 Trying"; the gateway sends a new INVITE to the
+    Refer-To target, with Referred-By, carrying the SDP of our SIP streams (same ports), so
+    the browser's WebRTC leg is kept and sees one call continuing. On a 2xx the call's dialog
+    becomes the new one, the bridge follows the target's answer, the transferor gets NOTIFY
+    "200 OK" and a BYE. A failure is reported in the final NOTIFY and the old call goes on.
     """
-    response = incoming.response(501, "Not Implemented")
-    if call.dialog is not None:
-        call.dialog.sent_response(incoming.request, response)
+    request = incoming.request
+    old = call.dialog
+    assert old is not None
+    refer_to = (request.get("Refer-To") or "").strip()
+    target_text = refer_to[1:refer_to.find(">")] if refer_to.startswith("<") else refer_to.split(";", 1)[0]
+    target_text = target_text.split("?", 1)[0]  # URI headers (Replaces: attended) are not supported
+    try:
+        target = call.account.uri_for(target_text)
+    except (SipAccountError, ValueError):
+        target = None
+    if target is None or call.status is not CallStatus.ESTABLISHED or call.transferring:
+        response = incoming.response(400 if target is None else 491, "Bad Refer-To" if target is None else None)
+        old.sent_response(request, response)
+        await incoming.respond(response)
+        return
+    call.transferring = True
+    response = incoming.response(202, "Accepted", headers=[
+        ("Contact", call.stack.contact_for(call.account.user, call.account.target))])
+    old.sent_response(request, response)
     await incoming.respond(response)
+    try:
+        await _sipfrag_notify(call, old, 100, "Trying", final=False)
+        final, new = await _invite_target(call, target, request.get("Referred-By") or "")
+        await _sipfrag_notify(call, old, final.status, final.reason, final=True)
+    finally:
+        call.transferring = False
+    if new is None:
+        return
+    if old.state is DialogState.CONFIRMED:
+        bye = old.create_request("BYE")
+        with trio.move_on_after(2.0):
+            await send_in_dialog(call, bye, old)
+    call.stack.remove_dialog(old)
+    old.terminate()
+
+
+async def _sipfrag_notify(call: Call, dialog: Dialog, code: int, reason: str, *, final: bool) -> None:
+    """RFC 3515 §2.4.4: the implicit subscription's NOTIFY with a message/sipfrag body."""
+    state = "terminated;reason=noresource" if final else "active;expires=60"
+    notify = dialog.create_request(
+        "NOTIFY", body=f"SIP/2.0 {code} {reason}\r\n".encode(), content_type="message/sipfrag;version=2.0",
+        headers=[("Event", "refer"), ("Subscription-State", state),
+                 ("Contact", call.stack.contact_for(call.account.user, call.account.target))])
+    with trio.move_on_after(2.0):
+        await send_in_dialog(call, notify, dialog)
+
+
+async def _invite_target(call: Call, target: object, referred_by: str) -> tuple[Response, Dialog | None]:
+    """INVITE the Refer-To target with our SIP streams' SDP; on a 2xx ACK it and adopt its dialog."""
+    offer = call.media.hold_offer(False)  # the last SDP we sent, sendrecv, version + 1
+    request = call._build_invite(target, offer.to_bytes())
+    if referred_by:
+        request.add("Referred-By", referred_by)
+    digest = DigestClient(Credentials(call.account.auth_user, call.account.password))
+    trace = call.session.extensions.get("sip_trace")
+    for attempt in range(2):
+        out = await call.stack.start_request(request, call.account.target, trace=trace)
+        with trio.move_on_after(60):
+            await out.done.wait()
+        if not out.done.is_set():
+            await out.cancel()
+        response = await out.wait()
+        if response.status in (401, 407) and attempt == 0 and digest.accept(response, retried=False):
+            request = request.copy()
+            request.remove("Via")
+            request.set("CSeq", CSeq(request.cseq.seq + 1, "INVITE"))
+            digest.authorize(request)
+            continue
+        break
+    if not 200 <= response.status < 300:
+        return response, None
+    new = Dialog.from_uac(request, response)
+    await call.stack.send_ack(out, new.create_ack(request))
+    if response.body:
+        call.media.reoffer_accepted(offer, response.body)
+    old = call.dialog
+    call.dialog = new
+    call.invite = request
+    call.stack.add_dialog(new, call._in_dialog)
+    if old is not None:
+        # From here the old dialog only ends: its BYE is answered without ending the call.
+        call.stack.remove_dialog(old)
+
+        async def old_dialog(incoming: IncomingRequest) -> None:
+            if incoming.request.method == "ACK":
+                return
+            reply = old.receive_request(incoming.request) or incoming.response(200)
+            old.sent_response(incoming.request, reply)
+            await incoming.respond(reply)
+        call.stack.add_dialog(old, old_dialog)
+    return response, new
