@@ -47,19 +47,23 @@ async def install(gateway: Gateway, nursery: trio.Nursery) -> None:
         ca_file=settings.sip_ca_file or None,
     )
     await nursery.start(stack.run)
-    endpoint = WebRtcEndpoint(host=settings.listen, port=settings.webrtc_port,
+    # Media sockets bind one address, never a wildcard: a reply from a wildcard socket
+    # leaves from whichever address routing picks, and ICE (RFC 8445 §7.2.5.2.1) and
+    # symmetric-RTP devices drop answers that do not come from where they sent.
+    media_host = settings.local_address if settings.listen in ("0.0.0.0", "::") else settings.listen
+    endpoint = WebRtcEndpoint(host=media_host, port=settings.webrtc_port,
                               advertised=[settings.public_address])
     await nursery.start(endpoint.run)
     gateway.services.update(
         sip=stack, webrtc=endpoint, transcodable=TRANSCODABLE,
-        port_pool=PortPool(settings.listen, settings.media_port_from, settings.media_port_to))
+        port_pool=PortPool(media_host, settings.media_port_from, settings.media_port_to))
     gateway.handlers.update(call=on_call, answer=on_answer, hangup=on_hangup, sendDtmf=on_send_dtmf,
                             hold=on_hold, unhold=on_unhold, transfer=on_transfer)
     gateway.session_openers.append(register_session)
     gateway.session_closers.append(close_session)
     gateway.session_resumers.append(resume_session)
     log.info("SIP on %s:%s (udp/tcp) %s; WebRTC on udp %s:%s", settings.listen, stack.ports.get("udp"),
-             f"tls {stack.ports['tls']}" if "tls" in stack.ports else "", settings.listen, endpoint.port)
+             f"tls {stack.ports['tls']}" if "tls" in stack.ports else "", media_host, endpoint.port)
     if settings.demo_enabled:
         await install_demo(gateway, nursery)  # issue 9: echo, tone, ivr on our own SIP port
 

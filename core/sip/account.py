@@ -186,15 +186,20 @@ class SipAccount:
         """Address of record: ``sip:login@domain``."""
         return SipUri(_bracket(self.domain_host), self.user)
 
+    def _domain_uri_port(self) -> int | None:
+        """The port of Request-URIs at the domain: its own, or ``port`` when the domain is
+        also the next hop (no outbound proxy, or one on the same host); none for the default."""
+        port = self.domain_port
+        if port is None:
+            proxy_host = check_host(self.outbound_proxy, "sipOutboundProxy")[0] if self.outbound_proxy else None
+            if proxy_host is None or proxy_host == self.domain_host:
+                port = self.port
+        return None if port == DEFAULT_PORTS[self.transport] else port
+
     @property
     def registrar_uri(self) -> SipUri:
         """The REGISTER Request-URI: the domain (with its port when it is also the next hop)."""
-        port = None
-        if not self.outbound_proxy:
-            port = self.domain_port or self.port
-            if port == DEFAULT_PORTS[self.transport]:
-                port = None
-        return SipUri(_bracket(self.domain_host), None, port)
+        return SipUri(_bracket(self.domain_host), None, self._domain_uri_port())
 
     @property
     def target(self) -> Target:
@@ -224,7 +229,7 @@ class SipAccount:
             return uri
         user, at, host = text.rpartition("@")
         if not at:
-            user, host = text, self.domain
+            return SipUri(_bracket(self.domain_host), check_login(text, "callee"), self._domain_uri_port())
         h, p = check_host(host, "callee")
         return SipUri(_bracket(h), check_login(user, "callee"), p)
 

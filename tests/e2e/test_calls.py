@@ -105,3 +105,22 @@ async def test_incoming_call_from_baresip_answered_in_the_browser(tmp_path: Path
             await nothing_left(rig)
         await trio.sleep(0.3)
         softphone_heard_the_browser(phone)
+
+
+async def test_outgoing_call_with_the_gateway_behind_a_nat(tmp_path: Path) -> None:
+    """Two-host routing (peers README): the lab's packets to 10.99.0.1 leave from 10.99.0.2,
+    so the softphone's RTP does not come from its SDP address and a wildcard socket would
+    answer from the wrong address. Symmetric RTP and address-bound media sockets cope."""
+    async with running_lab(tmp_path, [Phone("10005", SOFTPHONE_HZ)], nat=True) as rig:
+        phone = rig.phones["10005"]
+        async with phone_page(rig, "10024") as page:
+            await register(page)
+            await call(page, "10005")
+            await text_is(page, "callStatus", "ESTABLISHED", timeout_s=15)
+            await phone.control.wait_event("CALL_ESTABLISHED")
+            await hears_each_other(rig, page, phone)
+            await click(page, "#callBtn")
+            await text_is(page, "callStatus", "FINISH")
+            await phone.control.wait_event("CALL_CLOSED")
+        await trio.sleep(0.3)
+        softphone_heard_the_browser(phone)

@@ -41,6 +41,12 @@ def test_account_routes_like_a_user_expects():
     assert acc.target.port == 5080  # the port applies to the proxy when it has none
     acc = SipAccount("1001", "pbx.example.com", "pw", port=5080)
     assert str(acc.registrar_uri) == "sip:pbx.example.com:5080" and acc.target.port == 5080
+    # A proxy on the domain's own host at a non-default port: the port is in the URIs too,
+    # else the proxy would take sip:user@host as someone else's (port 5060).
+    acc = SipAccount("1001", "10.0.0.1", "pw", outbound_proxy="10.0.0.1", port=5070)
+    assert str(acc.registrar_uri) == "sip:10.0.0.1:5070" and str(acc.uri_for("1002")) == "sip:1002@10.0.0.1:5070"
+    acc = SipAccount("1001", "pbx.example.com", "pw", outbound_proxy="proxy.example.com", port=5080)
+    assert str(acc.uri_for("1002")) == "sip:1002@pbx.example.com"
     acc = SipAccount("1001", "10.0.0.1", "pw", transport="tls")
     assert acc.target == Target("tls", "10.0.0.1", 5061, "10.0.0.1")
     assert "pw" not in repr(SipAccount("1001", "example.com", "s3cret-pw"))
