@@ -72,11 +72,12 @@ def check_sip_headers(headers: Any) -> list[tuple[str, str]]:
     return out
 
 
-def next_hop(dialog: Dialog, account: SipAccount) -> Target:
-    """Where an in-dialog request goes: the first route, else the outbound proxy, else the target."""
+def next_hop(dialog: Dialog, account: SipAccount, *, direct: bool = False) -> Target:
+    """Where an in-dialog request goes: the first route, else the outbound proxy (unless the
+    call was routed around it), else the remote target."""
     if dialog.route_set:
         return Target.from_uri(dialog.route_set[0].uri, account.transport)  # type: ignore[arg-type]
-    if account.outbound_proxy:
+    if account.outbound_proxy and not direct:
         return account.target
     return Target.from_uri(dialog.remote_target, account.transport)  # type: ignore[arg-type]
 
@@ -97,6 +98,8 @@ class Call:
     incoming: IncomingRequest | None = None
     ended: bool = False
     transferring: bool = False
+    # Set when a wcs_route_call plugin sent the call elsewhere than the account's proxy.
+    first_hop: Target | None = None
     _nursery: trio.Nursery | None = None
     _answer: trio.MemorySendChannel[str] | None = None
     _answers: trio.MemoryReceiveChannel[str] | None = None
@@ -229,7 +232,8 @@ class Call:
             self.invite = request
             send, receive = trio.open_memory_channel[Response](16)
             self.outgoing = await self.stack.start_request(
-                request, self.account.target, trace=trace, on_provisional=send.send_nowait)
+                request, self.first_hop or self.account.target, trace=trace,
+                on_provisional=send.send_nowait)
             final = await self._await_final(self.outgoing, send, receive)
             if final.status in (401, 407) and digest.accept(final, retried=answered):
                 request = request.copy()
@@ -481,7 +485,8 @@ class Call:
             return
         if dialog is not None and dialog.state is DialogState.CONFIRMED:
             bye = dialog.create_request("BYE")
-            out = await self.stack.start_request(bye, next_hop(dialog, self.account),
+            out = await self.stack.start_request(bye, next_hop(dialog, self.account,
+                                                               direct=self.first_hop is not None),
                                                  trace=self.session.extensions.get("sip_trace"))
             response = await out.wait()
             dialog.receive_response(bye, response)

@@ -23,7 +23,7 @@ from wcs_trio.core.media.transcode import TRANSCODABLE
 from wcs_trio.core.sip.account import SipAccount
 from wcs_trio.core.sip.errors import SipAccountError, SipError
 from wcs_trio.core.sip.registration import Registration, RegistrationEvent, RegState
-from wcs_trio.core.sip.stack import IncomingRequest, SipStack
+from wcs_trio.core.sip.stack import IncomingRequest, SipStack, Target
 from wcs_trio.core.sip.trace import MessageTrace
 from wcs_trio.core.state.components import CallInfo, RegistrationState, SipAccountInfo
 from wcs_trio.core.webrtc.endpoint import WebRtcEndpoint
@@ -193,6 +193,9 @@ async def on_call(session: ClientSession, message: Message) -> None:
         call = _new_call(session, account, call_id, "outgoing", dict(body), account.login, callee)
     except NoFreePorts as error:
         raise ProtocolError(str(error)) from None
+    if routed:
+        # A plugin chose the destination (a demo endpoint, a trunk): send it there.
+        call.first_hop = Target.from_uri(uri, account.transport)
     session.nursery.start_soon(call.run_outgoing, uri)
 
 
