@@ -33,13 +33,11 @@ from wcs_trio.core.media.transcode import AudioCodec, audio_codec
 from wcs_trio.core.media.udp import Address, UdpDrain
 from wcs_trio.core.sdp.model import SessionDescription
 from wcs_trio.core.sip.dialog import Dialog, DialogState
-from wcs_trio.core.sip.stack import IncomingRequest, SipStack, Target
+from wcs_trio.core.sip.stack import Handler, IncomingRequest, SipStack, Target
 from wcs_trio.core.webrtc.rtp import rtp_header_length
 from wcs_trio.plugins.demo_audio import (
     BEEP_MS,
     FRAME_MS,
-    MAX_TONE_HZ,
-    MIN_TONE_HZ,
     PROMPT,
     RtpFramer,
     ToneSource,
@@ -342,27 +340,22 @@ class DemoEndpoints:
     calls: set[DemoCall] = attrs.field(factory=set)
     _nursery: trio.Nursery | None = None
 
-    def names(self) -> list[str]:
-        """Every user part we answer: echo, ivr, tone and tone-50 ... tone-4000, prefixed.
-
-        The stack finds users by exact name, so each tone frequency is a name of its own.
-        """
-        tones = [f"tone-{hz}" for hz in range(MIN_TONE_HZ, MAX_TONE_HZ + 1)]
-        return [self.prefix + name for name in ("echo", "ivr", "tone", *tones)]
+    def _match(self, user: str) -> Handler | None:
+        """The stack's matcher: our handler for every demo name (prefixed), None otherwise.
+        A browser that logs in under a demo name is served first while it is there."""
+        if not user.startswith(self.prefix) or demo_kind(user[len(self.prefix):]) is None:
+            return None
+        return self._on_request
 
     async def run(self, *, task_status: trio.TaskStatus[DemoEndpoints] = trio.TASK_STATUS_IGNORED) -> None:
-        names = self.names()
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                for name in names:
-                    self.stack.add_user(name, self._on_request)
+                self.stack.add_user_matcher(self._match)
                 task_status.started(self)
                 await trio.sleep_forever()
         finally:
-            for name in names:
-                if self.stack.users.get(name) is not None and self.stack.users[name].handler == self._on_request:
-                    self.stack.remove_user(name)
+            self.stack.remove_user_matcher(self._match)
 
     def _on_request(self, incoming: IncomingRequest) -> None:
         assert self._nursery is not None

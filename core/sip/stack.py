@@ -268,6 +268,7 @@ class SipStack:
         self.layer = TransactionLayer(self.timers)
         self.trace = MessageTrace(trace_size)
         self.users: dict[str, RegisteredUser] = {}
+        self.user_matchers: list[Callable[[str], Handler | None]] = []
         self.dialog_handlers: dict[tuple[str, str, str], Handler] = {}
         self.connections: dict[tuple[str, str, int], Connection] = {}
         self.connection_lost_callbacks: list[Callable[[Connection], None]] = []
@@ -351,6 +352,26 @@ class SipStack:
         Users not added here get 404.
         """
         self.users[user] = RegisteredUser(handler, trace)
+
+    def add_user_matcher(self, matcher: Callable[[str], Handler | None]) -> None:
+        """Serve a whole family of user parts (``tone-440``, ``tone-1000``...): ``matcher``
+        returns the handler for a user part, or None. Users added by name come first."""
+        self.user_matchers.append(matcher)
+
+    def remove_user_matcher(self, matcher: Callable[[str], Handler | None]) -> None:
+        if matcher in self.user_matchers:
+            self.user_matchers.remove(matcher)
+
+    def _user(self, user: str | None) -> RegisteredUser | None:
+        if user is None:
+            return None
+        found = self.users.get(user)
+        if found is None:
+            for matcher in self.user_matchers:
+                handler = matcher(user)
+                if handler is not None:
+                    return RegisteredUser(handler, None)
+        return found
 
     def remove_user(self, user: str) -> None:
         self.users.pop(user, None)
@@ -749,7 +770,7 @@ class SipStack:
             tx.context = inc
             return await self._call(handler, inc)
         user = uri.user_decoded if isinstance(uri, SipUri) else None
-        reg = self.users.get(user) if user is not None else None
+        reg = self._user(user)
         if method == "OPTIONS":
             if user is not None and reg is None:
                 return await self._reply(req, tx, source, req.response(404, to_tag=new_tag()))

@@ -255,3 +255,14 @@ async def test_a_reoffer_on_hold_is_answered_and_the_tone_stops() -> None:
         assert len(caller.received) == count
         assert (await caller.request("BYE")).status == 200
         await all_freed(endpoints)
+
+
+async def test_a_user_logged_in_under_a_demo_name_comes_first_and_leaves_it_intact() -> None:
+    async with demo() as (endpoints, caller):
+        async def busy(incoming: IncomingRequest) -> None:
+            await incoming.respond(486)
+
+        endpoints.stack.add_user("echo", busy)
+        assert (await caller.call("echo", offer(caller.rtp.port))).status == 486
+        endpoints.stack.remove_user("echo")
+        assert (await caller.call("tone-2500", offer(caller.rtp.port))).status == 200
