@@ -34,7 +34,7 @@ from wcs_trio.core.sip.stack import IncomingRequest, OutgoingRequest, SipStack, 
 from wcs_trio.core.sip.uri import NameAddr, quote
 from wcs_trio.core.state.components import CallInfo
 from wcs_trio.core.state.world import EntityId
-from wcs_trio.core.webrtc.leg import LegFailed, WebRtcLeg
+from wcs_trio.core.webrtc.leg import LegConnected, LegFailed, WebRtcLeg
 
 if TYPE_CHECKING:
     from wcs_trio.core.api.session import ClientSession
@@ -144,6 +144,8 @@ class Call:
         await self.session.send(notice.message, body)
 
     def _leg_state(self, leg: WebRtcLeg, event: object) -> None:
+        if isinstance(event, LegConnected) and self.media.bridge is not None:
+            self.media.bridge.browser_connected()
         if isinstance(event, LegFailed) and not self.ended and self._nursery is not None:
             log.info("browser media failed: %s", event.reason, extra={"call": self.call_id})
             self._nursery.start_soon(self.hangup, f"Browser media failed: {event.reason}")

@@ -24,6 +24,7 @@ import enum
 import secrets
 import struct
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -54,6 +55,8 @@ _SEQ_TS_SSRC = struct.Struct("!HII")
 _EVENT = struct.Struct("!BBH")
 
 BROWSER, SIP = "browser", "sip"
+#: At most this many SIP → browser packets wait for the browser's DTLS (about 3 s of audio).
+EARLY_PACKETS = 150
 
 
 class NoTelephoneEvent(Exception):
@@ -162,6 +165,8 @@ class MediaBridge:
     _from_sip: dict[str, dict[int, _Route]] = attrs.Factory(dict)
     _rtcp_ssrc: dict[str, int] = attrs.Factory(dict)
     _fir_seq: int = 0
+    # SIP → browser packets that came before the leg connected (None once it has).
+    early: deque[bytes] | None = attrs.Factory(lambda: deque(maxlen=EARLY_PACKETS))
 
     def __attrs_post_init__(self) -> None:
         self.leg.on_rtp = self.browser_rtp
@@ -289,7 +294,19 @@ class MediaBridge:
     # ------------------------------------------------------------ RTP (hot path)
 
     def _send_browser(self, packet: bytes) -> bool:
-        return self.leg.send_rtp(packet)
+        if self.leg.send_rtp(packet):
+            return True
+        if self.early is not None:
+            # The browser's DTLS is not done yet (an IVR answers and speaks at once):
+            # keep the first seconds so its greeting is heard from the first word.
+            self.early.append(bytes(packet))
+        return False
+
+    def browser_connected(self) -> None:
+        """The WebRTC leg has its SRTP keys: play what arrived before, in order, once."""
+        early, self.early = self.early, None
+        for packet in early or ():
+            self.leg.send_rtp(packet)
 
     def browser_rtp(self, _leg: object, packet: bytes) -> None:
         """A decrypted RTP packet from the WebRTC leg."""

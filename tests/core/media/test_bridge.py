@@ -56,9 +56,12 @@ class FakeLeg:
     rtcp: list[bytes] = attrs.Factory(list)
     on_rtp: Callable[..., None] | None = None
     on_rtcp: Callable[..., None] | None = None
+    connected: bool = True
 
     def send_rtp(self, packet: bytes) -> bool:
         assert isinstance(packet, bytes)  # pylibsrtp takes bytes only
+        if not self.connected:
+            return False
         self.rtp.append(packet)
         return True
 
@@ -169,6 +172,25 @@ def test_sip_to_browser_follows_a_reinvite_with_new_pt_ssrc_and_address(setup) -
     # Sending toward the browser went on with PT 109 -> and back: browser packets now use 109.
     bridge.browser_rtp(None, rtp(111, 1, 1, 0xAAAA))
     assert parse_rtp(audio.rtp[-1]).payload_type == 109
+
+
+def test_media_before_the_browser_connects_is_played_once_it_does(setup) -> None:
+    # An IVR speaks as soon as it answers, before the browser's DTLS is done.
+    bridge, leg, audio, _, clock = setup
+    leg.connected = False
+    for i in range(200):
+        bridge.sip_rtp(audio, memoryview(rtp(107, 100 + i, 960 * i, 0xD1)))
+        clock.now += 0.02
+    assert leg.rtp == []
+    leg.connected = True
+    bridge.browser_connected()
+    got = headers(leg.rtp)
+    # The newest 3 s (150 packets) are kept, in order; later packets go straight out.
+    assert [h.sequence for h in got] == list(range(150, 300))
+    bridge.sip_rtp(audio, memoryview(rtp(107, 300, 960 * 200, 0xD1)))
+    assert headers(leg.rtp)[-1].sequence == 300 and len(leg.rtp) == 151
+    bridge.browser_connected()  # once only
+    assert len(leg.rtp) == 151
 
 
 def test_bundle_demux_by_payload_type(setup) -> None:
