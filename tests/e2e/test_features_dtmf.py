@@ -24,10 +24,11 @@ async def digits_heard(phone: Baresip, count: int, timeout: float = 10.0) -> tup
 
 
 @pytest.mark.parametrize("kind", ["RFC2833", "INFO"])
-async def test_browser_dtmf_reaches_baresip(tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize("official", [False, True], ids=["ours", "official"])
+async def test_browser_dtmf_reaches_baresip(tmp_path: Path, official: bool, kind: str) -> None:
     async with running_lab(tmp_path, [Phone("10005", SOFTPHONE_HZ)]) as rig:
         phone = rig.phones["10005"]
-        async with phone_page(rig, "10040") as page:
+        async with phone_page(rig, "10040", official=official) as page:
             await established_call(rig, page, phone)
             await page.run(lambda p: p.select_option("#dtmfType", kind))
             await page.run(lambda p: p.fill("#dtmfInput", "123#"))
@@ -40,10 +41,11 @@ async def test_browser_dtmf_reaches_baresip(tmp_path: Path, kind: str) -> None:
             await phone.control.wait_event("CALL_CLOSED")
 
 
-async def test_baresip_dtmf_reaches_the_page(tmp_path: Path) -> None:
+@pytest.mark.parametrize("official", [False, True], ids=["ours", "official"])
+async def test_baresip_dtmf_reaches_the_page(tmp_path: Path, official: bool) -> None:
     async with running_lab(tmp_path, [Phone("10005", SOFTPHONE_HZ)]) as rig:
         phone = rig.phones["10005"]
-        async with phone_page(rig, "10041") as page:
+        async with phone_page(rig, "10041", official=official) as page:
             await page.evaluate("""() => {
                 window.appData = [];
                 window.phone.session.on(Flashphoner.constants.SESSION_STATUS.APP_DATA,

@@ -36,12 +36,13 @@ async def inbound_packets(page: ChromiumPage) -> int:
         "new Promise((ok) => window.phone.call.getStats((s) => ok(s.inboundStream.audio.packetsReceived)))"))
 
 
-async def test_hold_and_unhold_from_the_browser(tmp_path: Path) -> None:
+@pytest.mark.parametrize("official", [False, True], ids=["ours", "official"])
+async def test_hold_and_unhold_from_the_browser(tmp_path: Path, official: bool) -> None:
     async with running_lab(tmp_path, [Phone("10005", SOFTPHONE_HZ)]) as rig, trio.open_nursery() as nursery:
         phone = rig.phones["10005"]
         tap = RtpTap((BARESIP_RTP_BASE, BARESIP_RTP_BASE + 99))
         await nursery.start(tap.run)
-        async with phone_page(rig, "10030") as page:
+        async with phone_page(rig, "10030", official=official) as page:
             await established_call(rig, page, phone)
             pt = opus_pt(await sip_codec(rig))
             talk_at = trio.current_time()
@@ -82,12 +83,13 @@ async def test_hold_and_unhold_from_the_browser(tmp_path: Path) -> None:
         assert all((b - a) % 65536 in (1, 2) for a, b in itertools.pairwise(seqs)), seqs
 
 
-async def test_hold_and_resume_from_baresip(tmp_path: Path) -> None:
+@pytest.mark.parametrize("official", [False, True], ids=["ours", "official"])
+async def test_hold_and_resume_from_baresip(tmp_path: Path, official: bool) -> None:
     async with running_lab(tmp_path, [Phone("10005", SOFTPHONE_HZ)]) as rig, trio.open_nursery() as nursery:
         phone = rig.phones["10005"]
         tap = RtpTap((BARESIP_RTP_BASE, BARESIP_RTP_BASE + 99))
         await nursery.start(tap.run)
-        async with phone_page(rig, "10031") as page:
+        async with phone_page(rig, "10031", official=official) as page:
             await established_call(rig, page, phone)
             pt = opus_pt(await sip_codec(rig))
             await trio.sleep(1.0)

@@ -21,12 +21,13 @@ from tests.support.lab import BARESIP_RTP_BASE, Phone, running_lab
 pytestmark = pytest.mark.peers
 
 
-async def test_mute_and_unmute_audio(tmp_path: Path) -> None:
+@pytest.mark.parametrize("official", [False, True], ids=["ours", "official"])
+async def test_mute_and_unmute_audio(tmp_path: Path, official: bool) -> None:
     async with running_lab(tmp_path, [Phone("10005", SOFTPHONE_HZ)]) as rig, trio.open_nursery() as nursery:
         phone = rig.phones["10005"]
         tap = RtpTap((BARESIP_RTP_BASE, BARESIP_RTP_BASE + 99))
         await nursery.start(tap.run)
-        async with phone_page(rig, "10050") as page:
+        async with phone_page(rig, "10050", official=official) as page:
             await established_call(rig, page, phone)
             pt = opus_pt(await sip_codec(rig))
             talk_at = trio.current_time()
