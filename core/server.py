@@ -99,7 +99,10 @@ async def serve(settings: Settings, *, task_status: trio.TaskStatus[Gateway] = t
 
 
 def _announce(settings: Settings, sip_port: int) -> None:
-    host = settings.public_address if settings.listen in ("0.0.0.0", "::") else settings.listen
+    wildcard = settings.listen in ("0.0.0.0", "::")
+    # Browsers give a page the microphone only in a secure context: https, or localhost.
+    # On this machine the pages are at localhost; elsewhere they need tls.cert_file.
+    host = "localhost" if wildcard else settings.listen
     # The Phone page guesses ws://<its host>:8080 and, with no SIP server given, SIP domain
     # <its host>:5080 (the demo endpoints); other ports go in its query string.
     params = [f"url=ws://{host}:{settings.ws_port}"] if settings.ws_port != 8080 else []
@@ -111,8 +114,13 @@ def _announce(settings: Settings, sip_port: int) -> None:
         f"  Phone Video page: http://{host}:{settings.http_port}/phone-video/{query}",
         f"  SDK script:       http://{host}:{settings.http_port}/flashphoner.js",
     ]
+    public = settings.public_address if wildcard else settings.listen
     if settings.tls_cert_file:
-        lines.append(f"  secure: wss://{host}:{settings.wss_port}  https://{host}:{settings.https_port}/")
+        lines.append(f"  From other machines: https://{public}:{settings.https_port}/phone/"
+                     f"?url=wss://{public}:{settings.wss_port}")
+    else:
+        lines.append(f"  From other machines ({public}), browsers need https for the microphone: "
+                     "set tls.cert_file and tls.key_file.")
     if settings.demo_enabled:
         lines.append("Try it with no SIP server: open the Phone page, press Connect, then Call echo "
                      "(hear yourself), tone-1000 or ivr (press digits, # hangs up).")
