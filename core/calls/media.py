@@ -4,25 +4,44 @@
 and sets up what each needs: a WebRTC leg on the shared port for the browser, an RTP/RTCP
 port pair per media kind on the SIP side, and once both answers are known the
 :class:`~wcs_trio.core.media.bridge.MediaBridge` between them. Every task it starts
-(the SIP streams' drain loops, DTMF pacing) runs in the call's nursery, so the media
-ends with the call.
+(the SIP streams' drain loops, DTMF pacing, generated media) runs in the call's nursery,
+so the media ends with the call.
+
+Generated media (``generate_av_for_ua``, MISSION.md known weakness 3): when the SIP user
+agent is selected, the browser's answer keeps a video section the SIP side rejected
+(``sendonly`` from us, VP8) and :mod:`wcs_trio.core.media.generator` sends a test picture
+there, and comfort silence on audio, each after ``rtp_generator_start_timeout`` ms without
+that kind of media from the SIP side and until it arrives.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
-from wcs_trio.core.media.bridge import MediaBridge
+from wcs_trio.core.media.bridge import SIP, Direction, MediaBridge
+from wcs_trio.core.media.generator import (
+    Generator,
+    Silence,
+    UnsupportedGeneratorCodec,
+    VideoPattern,
+    matches_user_agent,
+    run_generator,
+    silence_payload,
+)
 from wcs_trio.core.media.sipstream import SipRtpStream
 from wcs_trio.core.sdp.errors import SdpError
+from wcs_trio.core.sdp.lines import Direction as SdpDirection
 from wcs_trio.core.sdp.lines import Origin
-from wcs_trio.core.sdp.model import SessionDescription
-from wcs_trio.core.sdp.plan import CodecPlan
+from wcs_trio.core.sdp.model import MediaSection, SessionDescription
+from wcs_trio.core.sdp.offer_answer import negotiate
+from wcs_trio.core.sdp.plan import CodecChoice, CodecPlan, MediaState
+from wcs_trio.core.sdp.rtpcodec import codecs_of, same_codec
 from wcs_trio.core.sdp.translate import (
     KINDS,
     SipMedia,
@@ -93,6 +112,11 @@ class CallMedia:
     sip_answer: SessionDescription | None = None
     # The last SDP we sent on the SIP side: re-offers (hold) start from it.
     sip_sent: SessionDescription | None = None
+    # The SIP side's User-Agent (or Server) header: generate_av_for_ua matches it.
+    remote_user_agent: str = ""
+    generators: list[Generator] = attrs.field(factory=list)
+    # The media clock (the bridge's and the generators'); tests pass trio's.
+    clock: Callable[[], float] = time.monotonic
     _session_id: str = attrs.field(factory=lambda: str(secrets.randbelow(2**62)))
     _nursery: trio.Nursery | None = None
 
@@ -153,21 +177,31 @@ class CallMedia:
         self.browser_offer, self.sip_offer, self.sip_sent, self.plan = offer, sip_offer, sip_offer, plan
         return sip_offer
 
-    def outgoing_answer(self, sip_answer_body: bytes | str) -> SessionDescription:
-        """The browser's answer for the SIP answer; the bridge starts relaying."""
+    def outgoing_answer(self, sip_answer_body: bytes | str, remote_user_agent: str = "") -> SessionDescription:
+        """The browser's answer for the SIP answer; the bridge starts relaying.
+
+        ``remote_user_agent``: the answer's User-Agent (or Server) header, for
+        ``generate_av_for_ua``.
+        """
         assert self.browser_offer is not None and self.sip_offer is not None and self.leg is not None
+        self.remote_user_agent = remote_user_agent or self.remote_user_agent
         sip_answer = SessionDescription.parse(sip_answer_body)
         answer, plan = sip_answer_to_browser(
             self.browser_offer, self.sip_offer, sip_answer, self.plan or CodecPlan(),
             self._webrtc_media(self.leg), self._origin(), self._transcodable())
+        video_pt = self._keep_video(answer, plan) if self.generating else None
         self.sip_answer, self.browser_answer = sip_answer, answer
         self._bridge(plan, sip_answer)
+        if self.generating:
+            self._start_generators(video_pt)
         return answer
 
     # ------------------------------------------------------ incoming: SIP offers
 
-    def incoming_offer(self, sip_offer_body: bytes | str) -> SessionDescription:
-        """The offer the browser gets for the SIP side's offer."""
+    def incoming_offer(self, sip_offer_body: bytes | str, remote_user_agent: str = "") -> SessionDescription:
+        """The offer the browser gets for the SIP side's offer (``remote_user_agent``: the
+        INVITE's User-Agent header, for ``generate_av_for_ua``)."""
+        self.remote_user_agent = remote_user_agent or self.remote_user_agent
         sip_offer = SessionDescription.parse(sip_offer_body)
         endpoint = self.gateway.services["webrtc"]
         self.leg = endpoint.create_offer_leg(on_rtp=_ignore, on_rtcp=_ignore, on_state=self.on_leg_state)
@@ -195,6 +229,8 @@ class CallMedia:
             raise SdpError(f"the browser's DTLS parameters are unusable: {error}") from None
         self.browser_answer, self.sip_answer, self.sip_sent = answer, sip_answer, sip_answer
         self._bridge(plan, self.sip_offer)
+        if self.generating:
+            self._start_generators(None)  # the browser was offered only what the SIP side has
         return sip_answer
 
     # ------------------------------------------------------------------ bridge
@@ -203,10 +239,76 @@ class CallMedia:
         self.plan = plan
         assert self.leg is not None and self._nursery is not None
         if self.bridge is None:
-            self.bridge = MediaBridge(leg=self.leg, plan=plan, streams=self.streams, on_dtmf=self.on_dtmf)
+            self.bridge = MediaBridge(leg=self.leg, plan=plan, streams=self.streams, on_dtmf=self.on_dtmf,
+                                      clock=self.clock)
             self._nursery.start_soon(self.bridge.run)
         self.bridge.apply_sip_sdp(plan, remote_sip_sdp)
         self.gateway.plugins.hook.wcs_codec_plan_chosen(call_id=self.call_options.get("callId", ""), plan=plan)
+
+    # ------------------------------------------------------------------ generated media
+
+    @property
+    def generating(self) -> bool:
+        """Whether ``generate_av_for_ua`` selects the SIP side's user agent."""
+        return matches_user_agent(self.remote_user_agent, self.gateway.settings.generate_av_for_ua)
+
+    def _keep_video(self, answer: SessionDescription, plan: CodecPlan) -> int | None:
+        """Turn the browser answer's rejected video section into one we send VP8 on.
+
+        Only where the browser offered to receive video with VP8 and the SIP side did
+        not take it; the section gets the audio section's ICE and DTLS attributes (one
+        BUNDLE transport, RFC 8843 §7.3) and joins the BUNDLE group. The plan keeps
+        the stream rejected: nothing is relayed there. Returns the VP8 payload type.
+        """
+        assert self.browser_offer is not None
+        template = next((m for m in answer.media if not m.rejected), None)
+        for entry in plan.media:
+            index = entry.browser_index
+            if entry.kind != "video" or entry.state is not MediaState.REJECTED or index is None:
+                continue
+            offered = self.browser_offer.media[index]
+            receives = self.browser_offer.direction_of(offered) in (SdpDirection.SENDRECV, SdpDirection.RECVONLY)
+            vp8 = next(((pt, c) for pt, c in codecs_of(offered) if c.name.upper() == "VP8"), None)
+            if template is None or offered.rejected or not receives or vp8 is None:
+                continue
+            answer.media[index] = _generated_video_section(offered, template, vp8[0], vp8[1].rtpmap(vp8[0]))
+            mids = [m.mid for m in answer.media if not m.rejected and m.mid is not None]
+            answer.remove("group")
+            answer.add("group", "BUNDLE " + " ".join(mids))
+            return int(vp8[0])
+        return None
+
+    def _start_generators(self, video_pt: int | None) -> None:
+        """Comfort silence on audio and a test picture on the kept video section, each
+        from ``rtp_generator_start_timeout`` on until the SIP side's own media comes."""
+        bridge, plan = self.bridge, self.plan
+        if bridge is None or plan is None or self._nursery is None or self.generators:
+            return
+        timeout = self.gateway.settings.rtp_generator_start_timeout / 1000
+        now = bridge.clock()
+        audio = plan.by_kind("audio")
+        outbound = bridge.to_browser.get("audio")
+        if audio is not None and audio.state is MediaState.ACTIVE and audio.browser and outbound:
+            try:
+                payload = silence_payload(audio.browser)
+            except UnsupportedGeneratorCodec:
+                pass
+            else:
+                self.generators.append(Generator.starting(
+                    "audio", Silence(audio.browser.send_pt, outbound, payload), now, timeout))
+        if video_pt is not None:
+            self.generators.append(Generator.starting("video", VideoPattern(video_pt), now, timeout))
+
+        def paused() -> bool:
+            return bridge.direction not in (Direction.SENDRECV, Direction.RECVONLY)
+
+        for generator in self.generators:
+            def arrived(key: str = f"{SIP}.{generator.kind}") -> bool:
+                # Read, never create: the bridge makes a kind's counters with its clock rate.
+                counters = bridge.stats.counters.get(key)
+                return counters is not None and counters.packets_received > 0
+            self._nursery.start_soon(run_generator, generator, bridge.leg.send_rtp, arrived,
+                                     bridge.clock, paused)
 
     # ------------------------------------------------------------------ re-INVITEs
 
@@ -241,6 +343,55 @@ class CallMedia:
         """Whether the SIP side's last offer put the call on hold (sendonly, inactive, 0.0.0.0)."""
         return self.plan is not None and any(m.held for m in self.plan.media)
 
+    # ------------------------------------------------------------------ transfer
+
+    def transfer_offer(self) -> SessionDescription:
+        """The offer for the INVITE to a REFER's target: our SIP streams (same ports),
+        sendrecv, only the codec the call uses now (and telephone-event), so the browser's
+        leg can go on unchanged (RFC 5589 §6)."""
+        assert self.sip_sent is not None and self.plan is not None
+        offer = hold_reoffer(self.sip_sent, False)
+        for index, section in enumerate(offer.media):
+            entry = self.plan.by_sip_index(index)
+            if entry is None or entry.state is not MediaState.ACTIVE or entry.sip is None:
+                section.port = 0  # RFC 3264 §5.1: offered as not wanted
+                continue
+            keep = [str(entry.sip.recv_pt)] + ([str(entry.sip_dtmf.recv_pt)] if entry.sip_dtmf else [])
+            section.keep_formats(keep)
+        return offer
+
+    def transfer_answered(self, offer: SessionDescription, answer_body: bytes | str) -> None:
+        """The REFER target answered :meth:`transfer_offer`: check its codecs (another one
+        is transcoded when the bridge can, else :class:`SdpError`), recompute the plan and
+        follow the target's addresses (the SIP streams latch afresh)."""
+        assert self.plan is not None
+        answer = SessionDescription.parse(answer_body)
+        results = negotiate(offer, answer)
+        plan = CodecPlan([attrs.evolve(m) for m in self.plan.media], negotiated=True)
+        for entry in plan.media:
+            res = results[entry.sip_index] if entry.sip_index is not None and entry.sip_index < len(results) else None
+            if entry.state is not MediaState.ACTIVE or entry.sip is None or entry.browser is None:
+                continue
+            if res is None or not res.accepted or res.codec is None:
+                entry.state = MediaState.REJECTED
+                continue
+            offer_pt, answer_pt, codec = res.codec
+            if not same_codec(codec, entry.browser.codec) and not self._can_transcode(entry.browser, codec.name):
+                raise SdpError(f"the transfer target answered {codec.name}, which cannot be "
+                               f"bridged to the browser's {entry.browser.name}")
+            entry.sip = CodecChoice.of(codec, answer_pt, offer_pt)
+            dtmf = res.dtmf(codec.clock_rate)
+            entry.sip_dtmf = CodecChoice.of(dtmf[2], dtmf[1], dtmf[0]) if dtmf else None
+            entry.sip_direction = answer.direction_of(answer.media[entry.sip_index]).value  # type: ignore[index]
+        if not any(m.state is MediaState.ACTIVE for m in plan.media):
+            raise SdpError("the transfer target accepted none of the call's streams")
+        self.sip_sent, self.sip_answer = offer, answer
+        self._bridge(plan, answer)
+
+    def _can_transcode(self, browser: CodecChoice, sip_name: str) -> bool:
+        usable = self._transcodable()
+        return browser.name.lower() in usable and sip_name.lower() in usable
+
     # ------------------------------------------------------------------ end
 
     def close(self) -> None:
@@ -251,3 +402,24 @@ class CallMedia:
         if self.leg is not None:
             self.gateway.services["webrtc"].close_leg(self.leg)
             self.leg = None
+
+
+def _generated_video_section(offered: MediaSection, template: MediaSection, pt: str,
+                             rtpmap: str) -> MediaSection:
+    """The browser answer's video section for generated VP8: we send, it receives."""
+    section = MediaSection("video", template.port, offered.proto, [pt])
+    if offered.mid is not None:
+        section.add("mid", offered.mid)
+    for attribute in template.attributes:
+        if attribute.name in ("ice-ufrag", "ice-pwd", "fingerprint", "setup"):
+            section.add(attribute.name, attribute.value)
+    section.direction = SdpDirection.SENDONLY
+    if offered.has("rtcp-mux"):
+        section.add("rtcp-mux")
+    stream = (template.get("msid") or "wcs wcs-audio").split()[0]
+    section.add("msid", f"{stream} {stream}-video")
+    section.add("rtpmap", rtpmap)
+    for attribute in template.attributes:
+        if attribute.name in ("candidate", "end-of-candidates"):
+            section.add(attribute.name, attribute.value)
+    return section
