@@ -72,6 +72,11 @@ def check_sip_headers(headers: Any) -> list[tuple[str, str]]:
     return out
 
 
+def _user_agent(message: Request | Response) -> str:
+    """Who the SIP side is, for generate_av_for_ua: User-Agent, else (in responses) Server."""
+    return message.get("User-Agent") or message.get("Server") or ""
+
+
 def next_hop(dialog: Dialog, account: SipAccount, *, direct: bool = False) -> Target:
     """Where an in-dialog request goes: the first route, else the outbound proxy (unless the
     call was routed around it), else the remote target."""
@@ -207,7 +212,9 @@ class Call:
         finally:
             await self.end(notices.finished())
 
-    def _build_invite(self, callee_uri: Any, body: bytes) -> Request:
+    def build_invite(self, callee_uri: Any, body: bytes) -> Request:
+        """A new INVITE from this call's account to ``callee_uri`` (new Call-ID and tags),
+        with the page's sipHeaders and ``body`` as SDP (also used for a REFER's target)."""
         account = self.account
         request = Request("INVITE", callee_uri)
         sender = self._account_from()
@@ -226,7 +233,7 @@ class Call:
 
     async def _invite(self, callee_uri: Any, body: bytes) -> Response | None:
         """Send the INVITE (answering digest challenges) until a 2xx or a failure ends it."""
-        request = self._build_invite(callee_uri, body)
+        request = self.build_invite(callee_uri, body)
         digest = DigestClient(Credentials(self.account.auth_user, self.account.password))
         answered = False
         trace = self.session.extensions.get("sip_trace")
@@ -272,15 +279,15 @@ class Call:
             self.dialog = Dialog.from_uac(self.invite, response)
         has_sdp = bool(response.body) and (response.content_type or "") == "application/sdp"
         if has_sdp and self.media.browser_answer is None:
-            if not await self._apply_answer(response.body):
+            if not await self._apply_answer(response.body, _user_agent(response)):
                 return
         notice = notices.for_provisional(response.status, response.reason, has_sdp=has_sdp)
         if notice is not None and not self.ended:
             await self.notify(notice)
 
-    async def _apply_answer(self, body: bytes) -> bool:
+    async def _apply_answer(self, body: bytes, user_agent: str = "") -> bool:
         try:
-            answer = self.media.outgoing_answer(body)
+            answer = self.media.outgoing_answer(body, remote_user_agent=user_agent)
         except (Refusal, SipError, ValueError) as error:
             log.info("unusable SIP answer: %s", error, extra={"call": self.call_id})
             await self.hangup(f"No common codecs: {error}")
@@ -297,13 +304,32 @@ class Call:
             if not final.body:
                 await self.hangup("No SDP in the answer")
                 return
-            if not await self._apply_answer(final.body):
+            if not await self._apply_answer(final.body, _user_agent(final)):
                 return
         elif final.body and self.media.sip_answer is not None and final.body != self.media.sip_answer.to_bytes():
             # RFC 3261 §13.2.1: the 2xx repeats the early answer; follow it if it moved.
             self.media.sip_offer_answered_again(final.body)
         if not self.ended:
             await self.notify(notices.established(final.status, final.reason))
+
+    def replace_dialog(self, new: Dialog, invite: Request) -> Dialog | None:
+        """Make ``new`` (from ``invite``) the call's dialog, e.g. after a REFER's INVITE was
+        answered; the old one, returned, only ends from now on: a BYE or other request on
+        it is answered without touching the call."""
+        old = self.dialog
+        self.dialog, self.invite = new, invite
+        self.stack.add_dialog(new, self._in_dialog)
+        if old is not None:
+            self.stack.remove_dialog(old)
+
+            async def old_dialog(incoming: IncomingRequest) -> None:
+                if incoming.request.method == "ACK":
+                    return
+                reply = old.receive_request(incoming.request) or incoming.response(200)
+                old.sent_response(incoming.request, reply)
+                await incoming.respond(reply)
+            self.stack.add_dialog(old, old_dialog)
+        return old
 
     # ------------------------------------------------------------------ incoming
 
@@ -315,7 +341,8 @@ class Call:
                 self._nursery = nursery
                 self.media.attach(nursery)
                 try:
-                    offer = self.media.incoming_offer(incoming.request.body)
+                    offer = self.media.incoming_offer(incoming.request.body,
+                                                      remote_user_agent=_user_agent(incoming.request))
                 except (Refusal, SipError, ValueError) as error:
                     log.info("refused incoming offer: %s", error, extra={"call": self.call_id})
                     await incoming.respond(488, "Not Acceptable Here")

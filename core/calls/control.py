@@ -15,6 +15,7 @@ import trio
 from wcs_trio.core.api.protocol import ProtocolError
 from wcs_trio.core.calls import status as notices
 from wcs_trio.core.calls.status import CallStatus, Notice
+from wcs_trio.core.sdp.errors import SdpError
 from wcs_trio.core.sip.auth import Credentials, DigestClient
 from wcs_trio.core.sip.dialog import Dialog, DialogState
 from wcs_trio.core.sip.errors import SipAccountError
@@ -208,8 +209,8 @@ async def refer_received(call: Call, incoming: IncomingRequest) -> None:
     await incoming.respond(response)
     try:
         await _sipfrag_notify(call, old, 100, "Trying", final=False)
-        final, new = await _invite_target(call, target, request.get("Referred-By") or "")
-        await _sipfrag_notify(call, old, final.status, final.reason, final=True)
+        status, reason, new = await _invite_target(call, target, request.get("Referred-By") or "")
+        await _sipfrag_notify(call, old, status, reason, final=True)
     finally:
         call.transferring = False
     if new is None:
@@ -233,10 +234,12 @@ async def _sipfrag_notify(call: Call, dialog: Dialog, code: int, reason: str, *,
         await send_in_dialog(call, notify, dialog)
 
 
-async def _invite_target(call: Call, target: object, referred_by: str) -> tuple[Response, Dialog | None]:
-    """INVITE the Refer-To target with our SIP streams' SDP; on a 2xx ACK it and adopt its dialog."""
-    offer = call.media.hold_offer(False)  # the last SDP we sent, sendrecv, version + 1
-    request = call._build_invite(target, offer.to_bytes())
+async def _invite_target(call: Call, target: object, referred_by: str) -> tuple[int, str, Dialog | None]:
+    """INVITE the Refer-To target with our SIP streams and the call's codec; on a 2xx ACK
+    it, check its answer and adopt its dialog. The final status and reason go in the
+    transferor's last NOTIFY."""
+    offer = call.media.transfer_offer()
+    request = call.build_invite(target, offer.to_bytes())
     if referred_by:
         request.add("Referred-By", referred_by)
     digest = DigestClient(Credentials(call.account.auth_user, call.account.password))
@@ -256,24 +259,19 @@ async def _invite_target(call: Call, target: object, referred_by: str) -> tuple[
             continue
         break
     if not 200 <= response.status < 300:
-        return response, None
+        return response.status, response.reason, None
     new = Dialog.from_uac(request, response)
     await call.stack.send_ack(out, new.create_ack(request))
-    if response.body:
-        call.media.reoffer_accepted(offer, response.body)
-    old = call.dialog
-    call.dialog = new
-    call.invite = request
-    call.stack.add_dialog(new, call._in_dialog)
-    if old is not None:
-        # From here the old dialog only ends: its BYE is answered without ending the call.
-        call.stack.remove_dialog(old)
-
-        async def old_dialog(incoming: IncomingRequest) -> None:
-            if incoming.request.method == "ACK":
-                return
-            reply = old.receive_request(incoming.request) or incoming.response(200)
-            old.sent_response(incoming.request, reply)
-            await incoming.respond(reply)
-        call.stack.add_dialog(old, old_dialog)
-    return response, new
+    try:
+        if not response.body:
+            raise SdpError("the transfer target's 2xx has no SDP answer")
+        call.media.transfer_answered(offer, response.body)
+    except (SdpError, ValueError) as error:
+        # RFC 3261 §13.2.2.4: an unusable answer in a 2xx is ended with a BYE; the old
+        # call goes on, and the transferor hears why.
+        log.info("transfer target's answer refused: %s", error, extra={"call": call.call_id})
+        with trio.move_on_after(2.0):
+            await send_in_dialog(call, new.create_request("BYE"), new)
+        return 488, "Not Acceptable Here", None
+    call.replace_dialog(new, request)
+    return response.status, response.reason, new
