@@ -23,6 +23,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 WEB_ROOT = Path(str(resources.files("wcs_trio.core.api") / "web"))
+# URL folders served from another folder's files: Phone Video is the Phone page in video mode.
+ALIASES = {"phone-video": "phone"}
 _TYPES = {".js": "text/javascript; charset=utf-8", ".ts": "text/plain; charset=utf-8",
           ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".wav": "audio/wav", ".json": "application/json"}
@@ -31,6 +33,9 @@ _TYPES = {".js": "text/javascript; charset=utf-8", ".ts": "text/plain; charset=u
 def static_path(url_path: str) -> Path | None:
     """The file under the web root that ``url_path`` names (directories give index.html)."""
     relative = url_path.lstrip("/")
+    first, sep, rest = relative.partition("/")
+    if first in ALIASES:
+        relative = ALIASES[first] + sep + rest
     candidate = (WEB_ROOT / relative).resolve()
     root = WEB_ROOT.resolve()
     if candidate != root and root not in candidate.parents:
@@ -38,6 +43,10 @@ def static_path(url_path: str) -> Path | None:
     if candidate.is_dir():
         candidate = candidate / "index.html"
     return candidate if candidate.is_file() else None
+
+
+def _folders() -> list[str]:
+    return [p.name for p in WEB_ROOT.iterdir() if p.is_dir()]
 
 
 async def _respond(send: Send, status: int, body: bytes, content_type: str,
@@ -78,7 +87,7 @@ def make_app(gateway: Gateway) -> Callable[[Scope, Receive, Send], Awaitable[Non
         if path.startswith("/api/"):
             await _admin(gateway, scope, send)
             return
-        if path != "/" and path.endswith("/") is False and (WEB_ROOT / path.lstrip("/")).is_dir():
+        if path != "/" and not path.endswith("/") and path.lstrip("/") in (*ALIASES, *_folders()):
             await _respond(send, 301, b"", "text/plain", ((b"location", (path + "/").encode()),))
             return
         file = static_path(path)

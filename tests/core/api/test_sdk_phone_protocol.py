@@ -38,6 +38,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def translate_path(self, path: str) -> str:
         if path.split("?")[0] == "/flashphoner.js":
             return str(self.sdk)
+        # As the gateway's HTTP side does (core/api/http.py ALIASES): Phone Video is the
+        # Phone page in video mode.
+        if path.startswith("/phone-video/"):
+            path = "/phone/" + path[len("/phone-video/"):]
         return super().translate_path(path)
 
     def log_message(self, *args: Any) -> None:  # keep test output quiet

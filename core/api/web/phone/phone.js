@@ -1,5 +1,5 @@
 /*
- * Phone and Phone Video pages of wcs-trio (one script; <body data-video> picks the mode).
+ * Phone and Phone Video pages of wcs-trio (one page and script; the path picks the mode).
  * Uses only the public Flashphoner API, so it runs with our SDK or the official one.
  * Query parameters prefill the form (tests use them): ?url=ws://host:port&sipLogin=...
  */
@@ -9,6 +9,12 @@
   const SESSION_STATUS = () => Flashphoner.constants.SESSION_STATUS;
   const CALL_STATUS = () => Flashphoner.constants.CALL_STATUS;
   const $ = (id) => document.getElementById(id);
+  // One page, two modes: /phone-video/ is the same markup with video on.
+  if (location.pathname.startsWith('/phone-video')) {
+    document.body.dataset.video = 'true';
+    document.title = 'wcs-trio · Phone Video';
+    document.querySelector('header h1').textContent = 'Phone Video';
+  }
   const VIDEO = document.body.dataset.video === 'true';
   const FIELDS = ['urlServer', 'sipLogin', 'sipAuthenticationName', 'sipPassword', 'sipDomain',
     'sipOutboundProxy', 'sipPort', 'callee', 'authToken', 'transferTarget'];
