@@ -217,3 +217,21 @@ async def test_sip_headers_and_sip_sdp_reach_the_invite(tmp_path: Path) -> None:
     lines = [line.strip() for line in sdp.splitlines()]
     assert lines.index("b=AS:3000") == lines.index(next(x for x in lines if x.startswith("c=IN"))) + 1
     assert "b=TIAS:2500000" in lines and lines.index("b=TIAS:2500000") < lines.index("t=0 0")
+
+
+async def test_malformed_browser_sdp_fails_the_call_naming_the_line(tmp_path: Path) -> None:
+    async with running_server(tmp_path, ["admin_token=t0ken"]) as server, \
+            open_websocket_url(server.ws_url) as ws:
+        await connect(server, ws, "127.0.0.1:9")
+        bad = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio notaport RTP/AVP 0\r\n"
+        await ws.send_message(json.dumps({"message": "call", "data": [{
+            "callId": "bad", "callee": "service", "sdp": bad, "hasAudio": True}]}))
+        seen: list[dict[str, Any]] = []
+        finish = (await receive(ws, "finish", seen))["data"][0]
+        assert finish["status"] == "FAILED" and finish["sipStatus"] == 488
+        assert "line 5" in finish["info"] and "m=audio notaport" in finish["info"], finish
+        assert await trio.to_thread.run_sync(snapshot_calls, server) == []
+        # The session and the server go on.
+        await ws.send_message(json.dumps({"message": "hangup", "data": [{"callId": "bad"}]}))
+        await ws.send_message(json.dumps({"message": "ping", "data": [None]}))
+        assert (await receive(ws, "pong", []))["message"] == "pong"

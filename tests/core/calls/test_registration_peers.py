@@ -95,3 +95,24 @@ async def test_a_login_rfc_3261_forbids_is_refused_naming_the_field(
             assert reply["message"] == "fail" and reply["data"][0]["field"] == field
             with pytest.raises(ConnectionClosed):
                 await next_message(ws)
+
+
+async def test_register_over_tls_trusting_the_configured_ca_file(tmp_path: Path) -> None:
+    from tests.support.certs import self_signed
+
+    cert, key = self_signed(tmp_path)
+    async with kamailio(tmp_path, tls=(str(cert), str(key))) as k:
+        # Without the CA file the PBX's self-signed certificate is refused...
+        async with running_server(tmp_path, ["sip_use_tls=true"]) as server, \
+                open_websocket_url(server.ws_url) as ws:
+            await ws.send_message(connection("10011", "10011pw", k.ports["tls"]))
+            assert (await next_message(ws))["message"] == "getUserData"
+            fail = await next_message(ws)
+            assert fail["message"] == "fail" and fail["data"][0]["status"] == "FAILED", fail
+        # ...with it (no keystore dance: one config key) the session registers over TLS.
+        async with running_server(tmp_path, ["sip_use_tls=true", f"sip_ca_file={cert}"]) as server, \
+                open_websocket_url(server.ws_url) as ws:
+            await ws.send_message(connection("10012", "10012pw", k.ports["tls"]))
+            assert (await next_message(ws))["message"] == "getUserData"
+            assert (await next_message(ws))["message"] == "registered"
+        assert "REQ REGISTER" in k.log() and "/tls" in k.log()
