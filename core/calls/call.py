@@ -48,6 +48,8 @@ OWNED_HEADERS = frozenset(h.lower() for h in (
     "Supported", "Require", "Expires", "i", "f", "t", "v", "m", "l", "c"))
 # How long a browser may take to answer an incoming call before the caller hears 480.
 ANSWER_TIMEOUT = 120.0
+# How long our 2xx waits for its ACK: Timer L, 64*T1 (RFC 3261 §13.3.1.4, RFC 6026 §8.7).
+ACK_TIMEOUT = 32.0
 # A BYE or CANCEL we send at the end gets this long for its answer.
 END_TIMEOUT = 1.5
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY"
@@ -75,6 +77,11 @@ def check_sip_headers(headers: Any) -> list[tuple[str, str]]:
 def _user_agent(message: Request | Response) -> str:
     """Who the SIP side is, for generate_av_for_ua: User-Agent, else (in responses) Server."""
     return message.get("User-Agent") or message.get("Server") or ""
+
+
+async def _set_then_cancel(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 def next_hop(dialog: Dialog, account: SipAccount, *, direct: bool = False) -> Target:
@@ -340,9 +347,12 @@ class Call:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self.media.attach(nursery)
+                user_agent = _user_agent(incoming.request)
                 try:
-                    offer = self.media.incoming_offer(incoming.request.body,
-                                                      remote_user_agent=_user_agent(incoming.request))
+                    if incoming.request.body.strip():
+                        offer = self.media.incoming_offer(incoming.request.body, remote_user_agent=user_agent)
+                    else:  # RFC 3261 §13.2.1: our 2xx makes the offer, the ACK answers
+                        offer = self.media.incoming_offerless(remote_user_agent=user_agent)
                 except (Refusal, SipError, ValueError) as error:
                     log.info("refused incoming offer: %s", error, extra={"call": self.call_id})
                     await incoming.respond(488, "Not Acceptable Here")
@@ -359,7 +369,8 @@ class Call:
                 if answer is None:
                     return
                 await self._accept(incoming, answer)
-                nursery.start_soon(self._watch_done)
+                if not self.ended:  # a refused answer or ACK ended it (its entity is gone)
+                    nursery.start_soon(self._watch_done)
         finally:
             await self.end(notices.finished())
 
@@ -404,7 +415,34 @@ class Call:
         if not await incoming.respond(response):
             await self.end(notices.finished("Cancelled by the caller"))
             return
+        if self.media.virtual_offer is not None and not await self._offerless_ack(incoming):
+            return
         await self.notify(notices.established())
+
+    async def _offerless_ack(self, incoming: IncomingRequest) -> bool:
+        """Our 200 OK carried the offer: apply the answer the ACK brings (RFC 3264 §4).
+        No ACK (RFC 3261 §13.3.1.4), an ACK without SDP or an answer the bridge cannot
+        use ends the call with BYE and a FAILED status."""
+        with trio.move_on_after(ACK_TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                for event in (incoming.acked, incoming.ack_timeout):
+                    nursery.start_soon(_set_then_cancel, event, nursery.cancel_scope)
+        ack = incoming.ack
+        if ack is None:
+            info = f"{notices.REQUEST_TIMEOUT}: no ACK for the 200 OK"
+        elif not ack.body.strip():
+            info = "No SDP answer in the ACK"
+        else:
+            try:
+                self.media.offerless_ack(ack.body)
+                return True
+            except (Refusal, SipError, ValueError) as error:
+                log.info("unusable answer in the ACK: %s", error, extra={"call": self.call_id})
+                info = f"{notices.NO_COMMON_CODECS}: {error}"
+        with trio.CancelScope(shield=True), trio.move_on_after(END_TIMEOUT):
+            await self._end_sip()
+        await self.end(notices.failed(info))
+        return False
 
     async def answered_by_browser(self, sdp: str, options: dict[str, Any]) -> None:
         """The page's ``answer``: its SDP answer and per-call options (sipSDP, sipHeaders)."""

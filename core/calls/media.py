@@ -12,6 +12,15 @@ agent is selected, the browser's answer keeps a video section the SIP side rejec
 (``sendonly`` from us, VP8) and :mod:`wcs_trio.core.media.generator` sends a test picture
 there, and comfort silence on audio, each after ``rtp_generator_start_timeout`` ms without
 that kind of media from the SIP side and until it arrives.
+
+Offerless INVITEs (RFC 3261 §13.2.1, RFC 3264 §4): the SIP side's offer is then due in
+our 2xx and its answer in the ACK. The SDK cannot ask the browser for an offer, so
+:meth:`CallMedia.incoming_offerless` plays the SIP side's part with a *virtual* offer of
+what the gateway can bridge (:func:`virtual_sip_offer`) and runs the usual incoming
+flow from it; the SDP that answers the virtual offer, listing what the browser picked
+(plus the codecs we can transcode it to), is sent as our offer in the 200 OK, and
+:meth:`CallMedia.offerless_ack` checks the ACK's answer and points the bridge at the
+device. Until then the SIP streams have no remote address and send nothing.
 """
 
 from __future__ import annotations
@@ -36,12 +45,12 @@ from wcs_trio.core.media.generator import (
 )
 from wcs_trio.core.media.sipstream import SipRtpStream
 from wcs_trio.core.sdp.errors import SdpError
+from wcs_trio.core.sdp.lines import Attribute, Connection, Origin
 from wcs_trio.core.sdp.lines import Direction as SdpDirection
-from wcs_trio.core.sdp.lines import Origin
 from wcs_trio.core.sdp.model import MediaSection, SessionDescription
 from wcs_trio.core.sdp.offer_answer import negotiate
 from wcs_trio.core.sdp.plan import CodecChoice, CodecPlan, MediaState
-from wcs_trio.core.sdp.rtpcodec import codecs_of, same_codec
+from wcs_trio.core.sdp.rtpcodec import CONFIG_CODECS, TELEPHONE_EVENT, Codec, codecs_of, same_codec
 from wcs_trio.core.sdp.translate import (
     KINDS,
     SipMedia,
@@ -60,6 +69,10 @@ if TYPE_CHECKING:
     from wcs_trio.core.gateway import Gateway
 
 LegStateHandler = Callable[[WebRtcLeg, LegEvent], None]
+
+#: Audio codecs (``codecs`` setting names) every WebRTC browser decodes (RFC 7874 §3:
+#: Opus and G.711; G.722 as well in practice): what a virtual offer may hold.
+BROWSER_AUDIO = ("opus", "alaw", "ulaw", "g722")
 
 
 def _ignore(*_: object) -> None:
@@ -114,6 +127,8 @@ class CallMedia:
     sip_sent: SessionDescription | None = None
     # The SIP side's User-Agent (or Server) header: generate_av_for_ua matches it.
     remote_user_agent: str = ""
+    # The SIP offer we made up for an INVITE without SDP (None for other calls).
+    virtual_offer: SessionDescription | None = None
     generators: list[Generator] = attrs.field(factory=list)
     # The media clock (the bridge's and the generators'); tests pass trio's.
     clock: Callable[[], float] = time.monotonic
@@ -202,7 +217,16 @@ class CallMedia:
         """The offer the browser gets for the SIP side's offer (``remote_user_agent``: the
         INVITE's User-Agent header, for ``generate_av_for_ua``)."""
         self.remote_user_agent = remote_user_agent or self.remote_user_agent
-        sip_offer = SessionDescription.parse(sip_offer_body)
+        return self._offer_browser(SessionDescription.parse(sip_offer_body))
+
+    def incoming_offerless(self, remote_user_agent: str = "") -> SessionDescription:
+        """The offer the browser gets for an INVITE without SDP: made from a virtual SIP
+        offer of the configured browser audio codecs (see the module docstring)."""
+        self.remote_user_agent = remote_user_agent or self.remote_user_agent
+        self.virtual_offer = virtual_sip_offer(self.gateway.settings.codecs, self._origin())
+        return self._offer_browser(self.virtual_offer)
+
+    def _offer_browser(self, sip_offer: SessionDescription) -> SessionDescription:
         endpoint = self.gateway.services["webrtc"]
         self.leg = endpoint.create_offer_leg(on_rtp=_ignore, on_rtcp=_ignore, on_state=self.on_leg_state)
         offer, plan = sip_offer_to_browser(sip_offer, self._webrtc_media(self.leg), self._origin())
@@ -213,13 +237,17 @@ class CallMedia:
         return offer
 
     def incoming_answer(self, browser_sdp: str) -> SessionDescription:
-        """The SIP answer (for the 200 OK) for the browser's answer."""
+        """The SIP answer (for the 200 OK) for the browser's answer; after
+        :meth:`incoming_offerless`, our offer for the 200 OK (answered by the ACK)."""
         assert self.sip_offer is not None and self.browser_offer is not None and self.leg is not None
         answer = SessionDescription.parse(browser_sdp)
         transport = BrowserTransport.of(answer)
         sip_answer, plan = browser_answer_to_sip(
             self.sip_offer, self.browser_offer, answer, self.plan or CodecPlan(),
             self._sip_media(), self._origin(), self._transcodable())
+        if self.virtual_offer is not None:
+            self._offer_alternatives(sip_answer, plan)
+            plan.negotiated = False  # until the ACK answers
         self.gateway.plugins.hook.wcs_rewrite_sip_answer(
             sdp=sip_answer, call_options=self.call_options, settings=self.gateway.settings)
         try:
@@ -228,21 +256,85 @@ class CallMedia:
         except DtlsError as error:
             raise SdpError(f"the browser's DTLS parameters are unusable: {error}") from None
         self.browser_answer, self.sip_answer, self.sip_sent = answer, sip_answer, sip_answer
-        self._bridge(plan, self.sip_offer)
+        # Offerless: the virtual offer has no address; the ACK's answer will give one.
+        self._bridge(plan, self.sip_offer if self.virtual_offer is None else None)
         if self.generating:
             self._start_generators(None)  # the browser was offered only what the SIP side has
         return sip_answer
 
+    # ------------------------------------------------------ offerless INVITEs
+
+    def _offer_alternatives(self, offer: SessionDescription, plan: CodecPlan) -> None:
+        """Our 200 OK offer lists, after the browser's codec, the virtual offer's other
+        codecs the bridge can transcode it to (RFC 3264 §5.1: in preference order), so
+        a device without the browser's codec still finds one to answer."""
+        assert self.virtual_offer is not None
+        usable = self._transcodable()
+        for entry in plan.media:
+            if entry.state is not MediaState.ACTIVE or entry.browser is None or entry.sip_index is None:
+                continue
+            if entry.browser.name.lower() not in usable:
+                continue
+            section = offer.media[entry.sip_index]
+            extra = [(pt, c) for pt, c in codecs_of(self.virtual_offer.media[entry.sip_index])
+                     if c.is_media and c.key in usable and pt not in section.formats
+                     and not same_codec(c, entry.browser.codec)]
+            section.formats[1:1] = [pt for pt, _ in extra]
+            lines = [Attribute("rtpmap", codec.rtpmap(pt)) for pt, codec in extra]
+            lines += [Attribute("fmtp", f"{pt} {codec.fmtp}") for pt, codec in extra if codec.fmtp]
+            # With the other rtpmap lines, before direction and ptime.
+            at = max((i + 1 for i, a in enumerate(section.attributes) if a.name in ("rtpmap", "fmtp", "rtcp-fb")),
+                     default=len(section.attributes))
+            section.attributes[at:at] = lines
+
+    def offerless_ack(self, ack_body: bytes | str) -> None:
+        """The ACK's SDP answers the offer of our 200 OK (RFC 3264 §4): check its codecs
+        (another one is transcoded when the bridge can, else :class:`SdpError`), take the
+        device's payload type numbers and point the SIP streams at its addresses."""
+        assert self.sip_sent is not None and self.plan is not None
+        answer = SessionDescription.parse(ack_body)
+        plan = self._plan_for_answer(self.sip_sent, answer, "the caller's ACK")
+        self.sip_answer = answer
+        self._bridge(plan, answer)
+
+    def _plan_for_answer(self, offer: SessionDescription, answer: SessionDescription, who: str) -> CodecPlan:
+        """The call's plan once the SIP side answered our ``offer`` with ``answer``."""
+        assert self.plan is not None
+        results = negotiate(offer, answer)
+        plan = CodecPlan([attrs.evolve(m) for m in self.plan.media], negotiated=True)
+        for entry in plan.media:
+            res = results[entry.sip_index] if entry.sip_index is not None and entry.sip_index < len(results) else None
+            if entry.state is not MediaState.ACTIVE or entry.sip is None or entry.browser is None:
+                continue
+            if res is None or not res.accepted or res.codec is None:
+                entry.state = MediaState.REJECTED
+                continue
+            offer_pt, answer_pt, codec = res.codec
+            if not same_codec(codec, entry.browser.codec) and not self._can_transcode(entry.browser, codec.name):
+                raise SdpError(f"{who} answered {codec.name}, which cannot be "
+                               f"bridged to the browser's {entry.browser.name}")
+            # RFC 3264 §6.1: each side sends with the numbers the other one receives on.
+            entry.sip = CodecChoice.of(codec, answer_pt, offer_pt)
+            dtmf = res.dtmf(codec.clock_rate)
+            entry.sip_dtmf = CodecChoice.of(dtmf[2], dtmf[1], dtmf[0]) if dtmf else None
+            entry.sip_direction = answer.direction_of(answer.media[entry.sip_index]).value  # type: ignore[index]
+        if not any(m.state is MediaState.ACTIVE for m in plan.media):
+            raise SdpError(f"{who} accepted none of the call's streams")
+        return plan
+
     # ------------------------------------------------------------------ bridge
 
-    def _bridge(self, plan: CodecPlan, remote_sip_sdp: SessionDescription) -> None:
+    def _bridge(self, plan: CodecPlan, remote_sip_sdp: SessionDescription | None) -> None:
         self.plan = plan
         assert self.leg is not None and self._nursery is not None
         if self.bridge is None:
             self.bridge = MediaBridge(leg=self.leg, plan=plan, streams=self.streams, on_dtmf=self.on_dtmf,
                                       clock=self.clock)
             self._nursery.start_soon(self.bridge.run)
-        self.bridge.apply_sip_sdp(plan, remote_sip_sdp)
+        if remote_sip_sdp is None:
+            self.bridge.update_plan(plan)  # the SIP streams keep no remote address: nothing is sent
+        else:
+            self.bridge.apply_sip_sdp(plan, remote_sip_sdp)
         self.gateway.plugins.hook.wcs_codec_plan_chosen(call_id=self.call_options.get("callId", ""), plan=plan)
 
     # ------------------------------------------------------------------ generated media
@@ -364,27 +456,8 @@ class CallMedia:
         """The REFER target answered :meth:`transfer_offer`: check its codecs (another one
         is transcoded when the bridge can, else :class:`SdpError`), recompute the plan and
         follow the target's addresses (the SIP streams latch afresh)."""
-        assert self.plan is not None
         answer = SessionDescription.parse(answer_body)
-        results = negotiate(offer, answer)
-        plan = CodecPlan([attrs.evolve(m) for m in self.plan.media], negotiated=True)
-        for entry in plan.media:
-            res = results[entry.sip_index] if entry.sip_index is not None and entry.sip_index < len(results) else None
-            if entry.state is not MediaState.ACTIVE or entry.sip is None or entry.browser is None:
-                continue
-            if res is None or not res.accepted or res.codec is None:
-                entry.state = MediaState.REJECTED
-                continue
-            offer_pt, answer_pt, codec = res.codec
-            if not same_codec(codec, entry.browser.codec) and not self._can_transcode(entry.browser, codec.name):
-                raise SdpError(f"the transfer target answered {codec.name}, which cannot be "
-                               f"bridged to the browser's {entry.browser.name}")
-            entry.sip = CodecChoice.of(codec, answer_pt, offer_pt)
-            dtmf = res.dtmf(codec.clock_rate)
-            entry.sip_dtmf = CodecChoice.of(dtmf[2], dtmf[1], dtmf[0]) if dtmf else None
-            entry.sip_direction = answer.direction_of(answer.media[entry.sip_index]).value  # type: ignore[index]
-        if not any(m.state is MediaState.ACTIVE for m in plan.media):
-            raise SdpError("the transfer target accepted none of the call's streams")
+        plan = self._plan_for_answer(offer, answer, "the transfer target")
         self.sip_sent, self.sip_answer = offer, answer
         self._bridge(plan, answer)
 
@@ -423,3 +496,33 @@ def _generated_video_section(offered: MediaSection, template: MediaSection, pt: 
         if attribute.name in ("candidate", "end-of-candidates"):
             section.add(attribute.name, attribute.value)
     return section
+
+
+def virtual_sip_offer(codecs: tuple[str, ...], origin: Origin) -> SessionDescription:
+    """The SIP offer an offerless INVITE stands for: one audio stream with the browser
+    codecs of the ``codecs`` setting (in its order) and telephone-event (RFC 4733).
+
+    Audio only: the INVITE gives no hint that the caller wants video (the page is told
+    ``hasVideo: false``). The address is ``0.0.0.0`` port 9, never used: nothing is sent
+    to the SIP side before the ACK's answer says where (RFC 3264 §4).
+    """
+    sdp = SessionDescription(origin=origin, connection=Connection("0.0.0.0"))
+    section = MediaSection("audio", 9, "RTP/AVP", [])
+    chosen: list[tuple[str, Codec]] = []
+    dynamic = iter(range(96, 128))
+    for name in codecs:
+        entry = CONFIG_CODECS.get(name)
+        if entry is None or name not in BROWSER_AUDIO or any(same_codec(entry.codec, c) for _, c in chosen):
+            continue
+        chosen.append((str(entry.static_pt) if entry.static_pt is not None else str(next(dynamic)), entry.codec))
+    if not chosen:
+        raise SdpError("the codecs setting has no browser audio codec for an INVITE without SDP")
+    chosen.append((str(next(dynamic)), CONFIG_CODECS[TELEPHONE_EVENT].codec))
+    for pt, codec in chosen:
+        section.formats.append(pt)
+        section.add("rtpmap", codec.rtpmap(pt))
+        if codec.fmtp:
+            section.add("fmtp", f"{pt} {codec.fmtp}")
+    section.direction = SdpDirection.SENDRECV
+    sdp.media.append(section)
+    return sdp

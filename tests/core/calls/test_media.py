@@ -25,6 +25,7 @@ from wcs_trio.core.sdp.errors import SdpError
 from wcs_trio.core.sdp.lines import Direction
 from wcs_trio.core.sdp.model import SessionDescription
 from wcs_trio.core.sdp.plan import MediaState
+from wcs_trio.core.sdp.rtpcodec import codecs_of
 
 VECTORS = Path(__file__).resolve().parents[1] / "sdp" / "vectors"
 CHROMIUM_OFFER = (VECTORS / "chromium_offer_audio_video.sdp").read_text()
@@ -280,3 +281,118 @@ async def test_transfer_answered_with_unbridgeable_codec_is_refused(nursery: tri
     with pytest.raises(SdpError, match="none of the call's streams"):
         media.transfer_answered(offer, target_answer(offer, "8").replace(b"audio 30000", b"audio 0"))
     assert media.plan is plan_before
+
+
+# ------------------------------------------------------------------ offerless INVITE
+
+
+BROWSER_RTPMAPS = {"96": "opus/48000/2", "8": "PCMA/8000", "0": "PCMU/8000", "9": "G722/8000",
+                   "97": "telephone-event/8000"}
+
+
+def browser_answer(pts: str) -> str:
+    """What a browser answers to the offer made from the virtual SIP offer."""
+    rtpmaps = "".join(f"a=rtpmap:{pt} {BROWSER_RTPMAPS[pt]}\r\n" for pt in pts.split())
+    return ("v=0\r\no=- 42 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+            f"m=audio 9 UDP/TLS/RTP/SAVPF {pts}\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+            "a=ice-ufrag:brow\r\na=ice-pwd:browserpassword0123456\r\na=fingerprint:sha-256 CC:DD\r\n"
+            f"a=setup:active\r\na=sendrecv\r\na=rtcp-mux\r\n{rtpmaps}")
+
+
+def ack_answer(formats: str, rtpmaps: str = "", port: int = 30000) -> bytes:
+    return (f"v=0\r\no=caller 7 7 IN IP4 192.0.2.30\r\ns=-\r\nc=IN IP4 192.0.2.30\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP {formats}\r\n{rtpmaps}a=sendrecv\r\n").encode()
+
+
+async def offered(nursery: trio.Nursery, pts: str = "96 97") -> tuple[CallMedia, FakeLeg, SessionDescription]:
+    """An offerless call whose browser answered with ``pts``: the media and our 200 OK offer."""
+    media, leg = make_media(generate=("none",))
+    media.attach(nursery)
+    media.incoming_offerless(remote_user_agent="SIPp")
+    return media, leg, media.incoming_answer(browser_answer(pts))
+
+
+def test_virtual_offer_has_the_configured_browser_audio_codecs() -> None:
+    media, _ = make_media(generate=("none",))
+    offer = media.incoming_offerless()
+    virtual = media.virtual_offer
+    assert virtual is not None and media.sip_offer is virtual
+    assert [m.kind for m in virtual.media] == ["audio"] and virtual.connection.address == "0.0.0.0"
+    # codecs=opus,alaw,ulaw,g729,speex16,g722,...: only what browsers decode, in that order.
+    assert [(pt, c.name) for pt, c in codecs_of(virtual.media[0])] == [
+        ("96", "opus"), ("8", "PCMA"), ("0", "PCMU"), ("9", "G722"), ("97", "telephone-event")]
+    (audio,) = offer.media
+    assert audio.proto == "UDP/TLS/RTP/SAVPF" and audio.formats == ["96", "8", "0", "9", "97"]
+    assert audio.get("ice-ufrag") == "gwuf" and audio.get("setup") == "actpass" and audio.has("rtcp-mux")
+    assert offer.direction_of(audio) is Direction.SENDRECV
+    assert media.plan.media[0].state is MediaState.OFFERED
+
+
+def test_virtual_offer_follows_the_codecs_setting() -> None:
+    media, _ = make_media(generate=("none",))
+    media.gateway.settings = attrs.evolve(media.gateway.settings, codecs=("g729", "ulaw", "h264"))
+    media.incoming_offerless()
+    assert media.virtual_offer.media[0].formats == ["0", "96"]  # PCMU, telephone-event
+    media.gateway.settings = attrs.evolve(media.gateway.settings, codecs=("g729", "vp8"))
+    with pytest.raises(SdpError, match="no browser audio codec"):
+        media.incoming_offerless()
+
+
+async def test_200_ok_offers_the_browsers_codec_then_what_we_transcode(nursery: trio.Nursery) -> None:
+    media, _, offer = await offered(nursery, "96 97")
+    (audio,) = offer.media
+    assert audio.port == 40000 and offer.connection.address == "127.0.0.1"
+    assert [(pt, c.name) for pt, c in codecs_of(audio)] == [
+        ("96", "opus"), ("8", "PCMA"), ("0", "PCMU"), ("97", "telephone-event")]
+    assert offer.direction_of(audio) is Direction.SENDRECV and media.sip_sent is offer
+    # Not negotiated yet: the SIP stream has no address, so nothing can be sent.
+    assert media.plan.negotiated is False and media.streams["audio"].remote is None
+    assert media.bridge is not None
+
+
+async def test_200_ok_offer_with_an_untranscodable_browser_codec_has_no_alternatives(
+        nursery: trio.Nursery) -> None:
+    _, _, offer = await offered(nursery, "9 97")
+    assert offer.media[0].formats == ["9", "97"]
+
+
+async def test_ack_answer_with_the_same_codec_points_the_bridge_at_the_caller(nursery: trio.Nursery) -> None:
+    media, _, _ = await offered(nursery)
+    media.offerless_ack(ack_answer("96 97", "a=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/8000\r\n"))
+    audio = media.plan.by_kind("audio")
+    assert media.plan.negotiated and audio.state is MediaState.ACTIVE and not audio.transcode
+    assert (audio.sip.send_pt, audio.sip.recv_pt) == (96, 96) and audio.sip_dtmf.send_pt == 97
+    assert media.streams["audio"].remote == ("192.0.2.30", 30000)
+    assert media.sip_answer is not None and audio.sip_direction == "sendrecv"
+
+
+async def test_ack_answer_renumbering_is_followed(nursery: trio.Nursery) -> None:
+    media, leg, _ = await offered(nursery)
+    media.offerless_ack(ack_answer("111 101", "a=rtpmap:111 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n"))
+    audio = media.plan.by_kind("audio")
+    # RFC 3264 §6.1: we send with the caller's numbers and receive on ours.
+    assert (audio.sip.send_pt, audio.sip.recv_pt) == (111, 96)
+    assert (audio.sip_dtmf.send_pt, audio.sip_dtmf.recv_pt) == (101, 97)
+    leg.on_rtp(leg, rtp(96, 1, 960, 0x1234, b"\xfc\xff\xfe"))
+    sent = media.streams["audio"].sent
+    assert len(sent) == 1 and sent[0][1] & 0x7F == 111 and sent[0][12:] == b"\xfc\xff\xfe"
+
+
+async def test_ack_answer_with_another_codec_is_transcoded(nursery: trio.Nursery) -> None:
+    media, _, _ = await offered(nursery)
+    media.offerless_ack(ack_answer("0"))
+    audio = media.plan.by_kind("audio")
+    assert audio.transcode and audio.browser.name == "opus" and audio.sip.name == "PCMU"
+    assert audio.sip.send_pt == 0 and audio.sip_dtmf is None
+
+
+async def test_ack_answer_without_a_common_codec_is_refused(nursery: trio.Nursery) -> None:
+    media, _, _ = await offered(nursery)
+    plan_before = media.plan
+    with pytest.raises(SdpError, match="no codec from the offer"):
+        media.offerless_ack(ack_answer("18", "a=rtpmap:18 G729/8000\r\n"))
+    with pytest.raises(SdpError, match="none of the call's streams"):
+        media.offerless_ack(ack_answer("96", "a=rtpmap:96 opus/48000/2\r\n", port=0))
+    with pytest.raises(SdpError):
+        media.offerless_ack(b"v=0\r\nnot sdp\r\n")
+    assert media.plan is plan_before and media.streams["audio"].remote is None
