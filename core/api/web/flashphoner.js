@@ -660,9 +660,10 @@
       const sender = this._pc && this._pc.getSenders().find((s) => s.track && s.track.kind === kind);
       if (!old || !sender) throw errorText;
       const devices = (await nav().mediaDevices.enumerateDevices()).filter((d) => d.kind === kind + 'input');
+      // Like the official SDK: fewer than two devices refuse a switch, also to a named one.
+      if (devices.length < 2) throw errorText;
       let id = deviceId;
       if (id === undefined || id === null) {
-        if (devices.length < 2) throw errorText;
         const current = old.getSettings().deviceId;
         const i = devices.findIndex((d) => d.deviceId === current);
         id = devices[(i + 1) % devices.length].deviceId;
