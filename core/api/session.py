@@ -207,8 +207,20 @@ class SessionManager:
         )
         self.by_id[session_id] = session
         self.by_token[session.auth_token] = session
-        await self._nursery.start(session.run)
+        await self._nursery.start(self._guarded, session)
         return session
+
+    async def _guarded(self, session: ClientSession, *,
+                       task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """A bug in one session ends that session, never the server or the other sessions."""
+        try:
+            await session.run(task_status=task_status)
+        except Exception:
+            log.exception("session %s failed; closing it", session.session_id)
+            with trio.CancelScope(shield=True), trio.move_on_after(1.5):
+                session.closed = True
+                self.forget(session)
+                self.gateway.world.destroy(session.entity)
 
     def forget(self, session: ClientSession) -> None:
         self.by_id.pop(session.session_id, None)

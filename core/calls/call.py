@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -149,8 +150,11 @@ class Call:
         info = self.info
         info.status = notice.status.value
         info.info = notice.info or (f"{notice.sip_status} {notice.sip_message}" if notice.sip_status else "")
-        self.session.gateway.plugins.hook.wcs_call_state_changed(
-            call_id=self.call_id, old=old.value, new=notice.status.value, info=info.info)
+        try:
+            self.session.gateway.plugins.hook.wcs_call_state_changed(
+                call_id=self.call_id, old=old.value, new=notice.status.value, info=info.info)
+        except Refusal as refusal:  # a notification cannot be refused; the call goes on
+            log.warning("a plugin refused a call state notification: %s", refusal)
         body = self._body()
         body.update(notice.body(self.call_id))
         await self.session.send(notice.message, body)
@@ -213,9 +217,11 @@ class Call:
                     await self.end(notices.failed(f"Bad SDP: {error}", 488, "Not Acceptable Here"))
                     return
                 final = await self._invite(callee_uri, sip_offer.to_bytes())
-                if final is None:
+                if final is None or self.ended:
                     return
                 nursery.start_soon(self._watch_done)
+        except Exception:
+            await self._internal_error()
         finally:
             await self.end(notices.finished())
 
@@ -371,6 +377,8 @@ class Call:
                 await self._accept(incoming, answer)
                 if not self.ended:  # a refused answer or ACK ended it (its entity is gone)
                     nursery.start_soon(self._watch_done)
+        except Exception:
+            await self._internal_error()
         finally:
             await self.end(notices.finished())
 
@@ -537,6 +545,19 @@ class Call:
 
     # ------------------------------------------------------------------ ending
 
+    async def guarded(self, step: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run one of the call's tasks so that a bug in it ends this call, not the session
+        (a session's nursery would otherwise take every other call down with it)."""
+        try:
+            await step(*args)
+        except Exception:
+            await self._internal_error()
+
+    async def _internal_error(self) -> None:
+        log.exception("call failed on an internal error", extra={"call": self.call_id})
+        with trio.CancelScope(shield=True):
+            await self.end(notices.failed("Internal error"))
+
     async def hangup(self, reason: str = notices.NORMAL_CLEARING) -> None:
         """End the call from our side: CANCEL, BYE or a rejection as the SIP state requires."""
         if self.ended:
@@ -567,15 +588,18 @@ class Call:
         if self.ended:
             return
         self.ended = True
-        if self.dialog is not None:
-            self.stack.remove_dialog(self.dialog)
-            self.dialog.terminate()
-        self.media.close()
-        if not self.status.final:
-            with trio.CancelScope(shield=True), trio.move_on_after(0.5):
-                await self.notify(notice)
-        self.session.extensions.get("calls", {}).pop(self.call_id, None)
-        self.session.gateway.world.destroy(self.entity)
-        self._done.set()
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
+        try:
+            if self.dialog is not None:
+                self.stack.remove_dialog(self.dialog)
+                self.dialog.terminate()
+            self.media.close()
+            if not self.status.final:
+                with trio.CancelScope(shield=True), trio.move_on_after(0.5):
+                    await self.notify(notice)
+        finally:
+            # Whatever failed above, the call leaves the session and the world.
+            self.session.extensions.get("calls", {}).pop(self.call_id, None)
+            self.session.gateway.world.destroy(self.entity)
+            self._done.set()
+            if self._nursery is not None:
+                self._nursery.cancel_scope.cancel()

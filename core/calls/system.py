@@ -140,7 +140,7 @@ async def close_session(session: ClientSession, reason: str) -> None:
     calls: dict[str, Call] = session.extensions.get("calls", {})
     async with trio.open_nursery() as nursery:
         for call in list(calls.values()):
-            nursery.start_soon(call.hangup, "Session closed")
+            nursery.start_soon(call.guarded, call.hangup, "Session closed")
     registration: Registration | None = session.extensions.get("registration")
     if registration is not None:
         with trio.move_on_after(UNREGISTER_TIMEOUT):
@@ -196,7 +196,7 @@ async def on_call(session: ClientSession, message: Message) -> None:
     if routed:
         # A plugin chose the destination (a demo endpoint, a trunk): send it there.
         call.first_hop = Target.from_uri(uri, account.transport)
-    session.nursery.start_soon(call.run_outgoing, uri)
+    session.nursery.start_soon(call.guarded, call.run_outgoing, uri)
 
 
 async def on_answer(session: ClientSession, message: Message) -> None:
@@ -206,7 +206,7 @@ async def on_answer(session: ClientSession, message: Message) -> None:
 async def on_hangup(session: ClientSession, message: Message) -> None:
     call = _calls(session).get(message.body["callId"])
     if call is not None:  # PROTOCOL.md §4.4: an unknown or finished call is ignored
-        session.nursery.start_soon(call.hangup)
+        session.nursery.start_soon(call.guarded, call.hangup)
 
 
 def _call(session: ClientSession, message: Message) -> Call:
@@ -232,22 +232,22 @@ async def on_send_dtmf(session: ClientSession, message: Message) -> None:
         call.start_dtmf(digits)
         return
     content_type = "application/dtmf" if kind == "INFO_RELAY" else "application/dtmf-relay"
-    session.nursery.start_soon(control.send_info_dtmf, call, digits, content_type)
+    session.nursery.start_soon(call.guarded, control.send_info_dtmf, call, digits, content_type)
 
 
 async def on_hold(session: ClientSession, message: Message) -> None:
     call = _call(session, message)
-    session.nursery.start_soon(control.hold, call, True)
+    session.nursery.start_soon(call.guarded, control.hold, call, True)
 
 
 async def on_unhold(session: ClientSession, message: Message) -> None:
     call = _call(session, message)
-    session.nursery.start_soon(control.hold, call, False)
+    session.nursery.start_soon(call.guarded, control.hold, call, False)
 
 
 async def on_transfer(session: ClientSession, message: Message) -> None:
     call = _call(session, message)
-    session.nursery.start_soon(control.transfer, call, str(message.body["target"]))
+    session.nursery.start_soon(call.guarded, control.transfer, call, str(message.body["target"]))
 
 
 async def incoming_request(session: ClientSession, incoming: IncomingRequest) -> None:
@@ -276,4 +276,4 @@ async def incoming_request(session: ClientSession, incoming: IncomingRequest) ->
     except NoFreePorts:
         await incoming.respond(503, "Service Unavailable")
         return
-    session.nursery.start_soon(call.run_incoming, incoming)
+    session.nursery.start_soon(call.guarded, call.run_incoming, incoming)
