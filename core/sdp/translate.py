@@ -17,9 +17,10 @@ Calls that start on the SIP side (incoming)::
                                              plan, sip_media, origin)
     pm.hook.wcs_rewrite_sip_answer(sdp=sip_answer, ...)
 
-An offerless INVITE is the first flow run the other way round: ask the browser for
-an offer, send ``browser_offer_to_sip``'s result in the 200 OK and feed the ACK's
-SDP to ``sip_answer_to_browser``.
+An offerless INVITE (the offer goes in our 200 OK, the answer comes in the ACK) runs
+the incoming flow on a virtual SIP offer of what the gateway can bridge: the browser
+answers it, ``browser_answer_to_sip``'s result is our offer in the 200 OK, and the
+ACK's SDP answers it (see :meth:`wcs_trio.core.calls.media.CallMedia.incoming_offerless`).
 
 Re-INVITEs: :func:`hold_reoffer` builds our re-offer for hold/unhold (RFC 3264
 §8.4) with the ``o=`` version bumped; :func:`answer_sip_reoffer` answers the SIP
