@@ -15,11 +15,14 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import attrs
+import trio
 
 CLONE_NEWNET = 0x40000000
 HOST_A = "10.99.0.1"
@@ -48,6 +51,26 @@ def _setns(fd: int) -> None:
         raise OSError(errno, f"setns failed: {os.strerror(errno)} (tests in a lab need root)")
 
 
+def _return_worker_threads(original: int, workers: int = 32) -> None:
+    """Move trio's cached worker threads back to the original namespace.
+
+    trio starts subprocesses (and other blocking calls) in worker threads it keeps for
+    reuse; a worker made while this thread sat in the lab inherited the lab's namespace,
+    and a later test would start its processes there. Each job below holds a worker for a
+    moment, so every idle one takes one, and sets it back.
+    """
+    done = threading.Semaphore(0)
+
+    def reset() -> None:
+        _setns(original)
+        time.sleep(0.05)
+
+    for _ in range(workers):
+        trio.lowlevel.start_thread_soon(reset, lambda _outcome: done.release())
+    for _ in range(workers):
+        done.acquire(timeout=5)
+
+
 @contextmanager
 def lab() -> Iterator[Lab]:
     name = f"wcs{uuid.uuid4().hex[:8]}"
@@ -70,6 +93,7 @@ def lab() -> Iterator[Lab]:
                 yield Lab(name)
             finally:
                 _setns(original)
+                _return_worker_threads(original)
         finally:
             os.close(target)
             os.close(original)
