@@ -19,18 +19,19 @@ def _parser() -> argparse.ArgumentParser:
                        help="override one key (repeatable)")
     serve.add_argument("--list-keys", action="store_true",
                        help="print every configuration key with its default, and exit")
-    ops = commands.add_parser("ops", help="inspect a running server")
-    ops.add_argument("rest", nargs=argparse.REMAINDER)
+    commands.add_parser("ops", help="inspect and act on a running server (wcs-trio ops -h)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    from wcs_trio.ops.cli import main as ops_main
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ops"]:
+        # Everything after "ops" is the ops CLI's own (argparse's REMAINDER drops leading options).
+        from wcs_trio.ops.cli import main as ops_main
 
-    return ops_main(args.rest)
+        return ops_main(argv[1:])
+    args = _parser().parse_args(argv)
+    return _serve(args)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wcs_trio.core.api import admin
+
 if TYPE_CHECKING:
     from wcs_trio.core.gateway import Gateway
 
@@ -75,6 +77,9 @@ def make_app(gateway: Gateway) -> Callable[[Scope, Receive, Send], Awaitable[Non
             return
         path: str = scope["path"]
         method: str = scope["method"]
+        if path.startswith("/api/"):
+            await _admin(gateway, scope, send)
+            return
         if method not in ("GET", "HEAD"):
             await _respond(send, 405, b"method not allowed\n", "text/plain", ((b"allow", b"GET, HEAD"),))
             return
@@ -83,9 +88,6 @@ def make_app(gateway: Gateway) -> Callable[[Scope, Receive, Send], Awaitable[Non
             return
         if path == "/metrics":
             await _respond(send, 200, gateway.metrics_text().encode(), "text/plain; version=0.0.4")
-            return
-        if path.startswith("/api/"):
-            await _admin(gateway, scope, send)
             return
         if path != "/" and not path.endswith("/") and path.lstrip("/") in (*ALIASES, *_folders()):
             await _respond(send, 301, b"", "text/plain", ((b"location", (path + "/").encode()),))
@@ -112,8 +114,32 @@ async def _admin(gateway: Gateway, scope: Scope, send: Send) -> None:
         await _respond(send, 401, b"bad or missing bearer token\n", "text/plain",
                        ((b"www-authenticate", b"Bearer"),))
         return
-    if scope["path"] == "/api/snapshot":
-        body = json.dumps(gateway.world.snapshot(), sort_keys=True).encode()
-        await _respond(send, 200, body, "application/json")
+    parts = scope["path"].strip("/").split("/")[1:]  # after "api"
+    method = scope["method"]
+    try:
+        result = _admin_route(gateway, method, parts)
+    except admin.NotFound as missing:
+        await _respond(send, 404, f"{missing}\n".encode(), "text/plain")
         return
-    await _respond(send, 404, b"no such admin resource\n", "text/plain")
+    if result is None:
+        await _respond(send, 404, b"no such admin resource\n", "text/plain")
+        return
+    await _respond(send, 200, json.dumps(result, sort_keys=True).encode(), "application/json")
+
+
+def _admin_route(gateway: Gateway, method: str, parts: list[str]) -> Any:
+    """GET snapshot | sessions | sessions/ID/trace | calls | calls/ID; POST calls/ID/hangup."""
+    match method, parts:
+        case "GET", ["snapshot"]:
+            return gateway.world.snapshot()
+        case "GET", ["sessions"]:
+            return admin.sessions(gateway)
+        case "GET", ["sessions", session_id, "trace"]:
+            return admin.trace(gateway, session_id)
+        case "GET", ["calls"]:
+            return admin.calls(gateway)
+        case "GET", ["calls", call_id]:
+            return admin.call(gateway, call_id)
+        case "POST", ["calls", call_id, "hangup"]:
+            return admin.hangup(gateway, call_id)
+    return None
