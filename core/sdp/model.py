@@ -37,23 +37,10 @@ _MEDIA_LETTERS = frozenset("icbka")
 _DIRECTIONS = frozenset(d.value for d in Direction)
 
 
-@attrs.define
-class MediaSection:
-    """One ``m=`` section with its ``i=``, ``c=``, ``b=``, ``k=`` and ``a=`` lines."""
+class AttributeList:
+    """``a=`` lines of a session or a media section, in their order (RFC 8866 §5.13)."""
 
-    kind: str
-    port: int
-    proto: str
-    formats: list[str]
-    port_count: int | None = None
-    title: str | None = None
-    connections: list[Connection] = attrs.Factory(list)
-    bandwidths: list[Bandwidth] = attrs.Factory(list)
-    key: str | None = None
-    attributes: list[Attribute] = attrs.Factory(list)
-    _mline_raw: str | None = attrs.field(default=None, eq=False, repr=False)
-
-    # -- attributes ---------------------------------------------------------
+    attributes: list[Attribute]
 
     def get(self, name: str) -> str | None:
         """The value of the first ``a=name`` (``""`` for a flag), or ``None`` if absent."""
@@ -73,6 +60,23 @@ class MediaSection:
 
     def remove(self, *names: str) -> None:
         self.attributes = [a for a in self.attributes if a.name not in names]
+
+
+@attrs.define
+class MediaSection(AttributeList):
+    """One ``m=`` section with its ``i=``, ``c=``, ``b=``, ``k=`` and ``a=`` lines."""
+
+    kind: str
+    port: int
+    proto: str
+    formats: list[str]
+    port_count: int | None = None
+    title: str | None = None
+    connections: list[Connection] = attrs.Factory(list)
+    bandwidths: list[Bandwidth] = attrs.Factory(list)
+    key: str | None = None
+    attributes: list[Attribute] = attrs.Factory(list)
+    _mline_raw: str | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def direction(self) -> Direction | None:
@@ -174,7 +178,7 @@ class MediaSection:
 
 
 @attrs.define
-class SessionDescription:
+class SessionDescription(AttributeList):
     """A whole SDP body: the session part and its media sections, in order."""
 
     origin: Origin
@@ -197,23 +201,6 @@ class SessionDescription:
     eol: str = "\r\n"
     #: What followed the last line (normally one ``eol``); kept for exact round trips.
     trailer: str = "\r\n"
-
-    # -- session attributes (same helpers as MediaSection) ----------------------
-
-    def get(self, name: str) -> str | None:
-        for attr in self.attributes:
-            if attr.name == name:
-                return "" if attr.value is None else attr.value
-        return None
-
-    def has(self, name: str) -> bool:
-        return any(a.name == name for a in self.attributes)
-
-    def add(self, name: str, value: str | None = None) -> None:
-        self.attributes.append(Attribute(name, value))
-
-    def remove(self, *names: str) -> None:
-        self.attributes = [a for a in self.attributes if a.name not in names]
 
     @property
     def direction(self) -> Direction | None:
