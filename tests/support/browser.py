@@ -210,7 +210,14 @@ async ({selector, ms}) => {
 
 
 async def dominant_frequency(page: ChromiumPage, selector: str, duration_s: float) -> Spectrum:
-    """Dominant frequency of the audio playing in the media element at ``selector``."""
+    """Dominant frequency of the audio playing in the media element at ``selector``.
+
+    The SDK attaches the remote stream when the browser's track event fires, which may come
+    a moment after the page shows ESTABLISHED: wait for it (up to 3 s) before listening.
+    """
+    await page.wait_for(
+        "(sel) => { const el = document.querySelector(sel); return !!(el && el.srcObject); }",
+        selector, timeout_s=3.0)
     r = await page.evaluate(_SPECTRUM_JS, {"selector": selector, "ms": duration_s * 1000})
     return Spectrum(frequency=float(r["frequency"]), level_db=float(r["levelDb"]), rms=float(r["rms"]))
 
