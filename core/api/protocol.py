@@ -80,7 +80,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "transfer": ("callId", "target"),
 }
 # Messages that carry no object body, or one we do not validate field by field.
-FREE_FORM = frozenset({"pong", "ping", "sendData", "updateCallToStream", "setOutputStream"})
+FREE_FORM = frozenset({"pong", "ping", "sendData", "updateCallToStream", "setOutputStream",
+                       "submitBugReport", "sessionDebug"})
+# Messages the official SDK may send that this server takes and ignores (PROTOCOL.md §2).
+IGNORED = frozenset({"submitBugReport", "sessionDebug", "updateCallToStream", "setOutputStream"})
 
 
 def _check(kind: str, value: Any) -> bool:

@@ -15,7 +15,14 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 from wcs_trio.core import logs
-from wcs_trio.core.api.protocol import PROTOCOL_VERSION, Message, ProtocolError, decode, encode
+from wcs_trio.core.api.protocol import (
+    IGNORED,
+    PROTOCOL_VERSION,
+    Message,
+    ProtocolError,
+    decode,
+    encode,
+)
 from wcs_trio.core.api.session import ClientSession
 
 if TYPE_CHECKING:
@@ -178,6 +185,14 @@ async def _dispatch(gateway: Gateway, session: ClientSession, message: Message) 
         return
     if message.name == "ping":
         await session.send("pong")
+        return
+    if message.name in IGNORED:
+        return
+    if message.name == "sendData":
+        # No REST application behind this server: settle the SDK's promise (PROTOCOL.md §3).
+        operation = message.body.get("operationId")
+        await session.send("DataStatusEvent", {"operationId": operation, "status": "FAILED",
+                                               "info": "sendData is not supported"})
         return
     handler = gateway.handlers.get(message.name)
     if handler is None:

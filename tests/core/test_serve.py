@@ -67,6 +67,12 @@ async def test_malformed_websocket_input_spares_the_next_session(tmp_path: Path)
             reply = json.loads(await ws.get_message())
             assert reply["data"][0] == {"apiMethod": "noSuchThing", "field": "message",
                                         "info": "unknown message 'noSuchThing'"}
+            await ws.send_message(json.dumps({"message": "sessionDebug", "data": [{}]}))  # ignored
+            await ws.send_message(json.dumps({"message": "sendData", "data": [
+                {"operationId": "op1", "payload": {"x": 1}}]}))
+            reply = json.loads(await ws.get_message())
+            assert reply == {"message": "DataStatusEvent", "data": [
+                {"operationId": "op1", "status": "FAILED", "info": "sendData is not supported"}]}
         # A connection with a bad field is refused naming it, and the socket is closed.
         async with open_websocket_url(server.ws_url) as ws:
             await ws.send_message(json.dumps({"message": "connection", "data": [{"sipPort": "x"}]}))
